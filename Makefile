@@ -1,0 +1,64 @@
+# Haven — `make help` lists the targets. Everything runs inside .venv, created on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+RASA    := $(PY) -m rasa
+SPACY   := build/spacy-en/meta.json
+MODEL   := models/haven.tar.gz
+STAMP    = $(wildcard $(VENV)/.installed-*)
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL   ?= 3
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONPATH := $(CURDIR)
+export HAVEN_ACTION_URL ?= http://127.0.0.1:$(or $(ACTION_PORT),5055)/webhook
+
+TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
+                $(wildcard nlu_components/*.py safety/*.yml)
+
+.PHONY: help install run test train validate eval lint clean lock safety-domain
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## create .venv with the locked packages (idempotent; installs Debian build libraries as root)
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory $(SPACY)
+
+$(SPACY): scripts/build_spacy_pipeline.py requirements/lock.txt
+	@$(PY) scripts/build_spacy_pipeline.py build/spacy-en
+
+train: install ## train the model if data, domain or config changed (Rasa fingerprints the rest)
+	@$(MAKE) --no-print-directory $(MODEL)
+
+$(MODEL): $(TRAIN_INPUTS) $(SPACY)
+	@echo "Training the model (data, domain or config changed)…"
+	@$(RASA) train --domain domain --fixed-model-name haven --out models 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
+	@touch $(MODEL)
+
+validate: install ## check the training data and domain for inconsistencies
+	@$(RASA) data validate --domain domain --fail-on-warnings
+
+run: train ## install, train if needed, start all three servers (Ctrl-C stops them)
+	@$(PY) -m haven.launcher
+
+test: train ## install, train if needed, then run the whole test suite
+	@scripts/bootstrap.sh --system-test-deps
+	@$(PY) -m pytest
+
+eval: train ## print the NLU and crisis-detection evaluation reports
+	@$(PY) scripts/evaluate.py
+
+safety-domain: install ## regenerate domain/safety_responses.yml after editing safety/*.yml
+	@$(PY) scripts/build_safety_domain.py
+
+lint: install ## ruff over the Python code
+	@$(VENV)/bin/ruff check .
+
+lock: ## re-resolve requirements/*.in into requirements/lock.txt (needs the registries)
+	@scripts/lock.sh
+
+clean: ## remove build output (the model, the spaCy pipeline); keeps .venv and var/
+	rm -rf models build results test-artifacts .pytest_cache

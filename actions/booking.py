@@ -1,0 +1,213 @@
+"""Booking the free consultation: the form's validation, its dynamic question, submit and cancel.
+
+Storage goes through haven.db.repository only. A lost booking is the failure to avoid: database
+errors become a kind "please try again" with every answer kept, and a slot taken by someone else
+in the meantime sends the visitor back to the time question with fresh options.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.knowledge import knowledge_base
+from actions.storage import ensure_schema, visitor_timezone
+from haven import availability, notify
+from haven.db import repository
+from haven.db.session import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+
+NONE_OF_THESE = "none"
+PREFERENCE = "preference"
+BOOKING_SLOTS = (
+    "booking_name", "booking_contact", "booking_contact_method", "booking_slot", "booking_time_label",
+    "booking_time_preference", "booking_consent", "booking_confirm",
+)  # fmt: skip
+SLOT_OFFER_COUNT = 3
+
+
+def clear_slots(names: tuple) -> List[EventType]:
+    return [SlotSet(name, None) for name in names]
+
+
+def contact_method(value: Text) -> Text:
+    return "email" if "@" in value else "phone"
+
+
+def validated_contact(value: Any) -> Optional[Dict[Text, Text]]:
+    """Normalised contact and its method, or None when it is neither an email nor a phone number."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    method = contact_method(value)
+    try:
+        return {"contact": repository.normalize_contact(method, value.strip()), "method": method}
+    except ValueError:
+        return None
+
+
+def validated_name(value: Any) -> Optional[Text]:
+    if not isinstance(value, str):
+        return None
+    name = " ".join(value.split())
+    if not name or len(name) > repository.MAX_NAME or "@" in name or name.startswith("/"):
+        return None
+    return name
+
+
+def free_slots(now: datetime, tz: Optional[Text]) -> List[availability.Slot]:
+    start, end = availability.search_window(now)
+    booked = repository.booked_slots(start, end)
+    return availability.next_free_slots(now, count=SLOT_OFFER_COUNT, booked=booked, tz_for_display=tz)
+
+
+def _parse_start(value: Text) -> Optional[datetime]:
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return start if start.tzinfo else None
+
+
+class ValidateBookingForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_booking_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        # "None of these work" swaps the slot choice for a free-text preference, asked right after it.
+        if tracker.get_slot("booking_slot") == PREFERENCE:
+            index = domain_slots.index("booking_slot") + 1
+            return domain_slots[:index] + ["booking_time_preference"] + domain_slots[index:]
+        return domain_slots
+
+    def validate_booking_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        name = validated_name(value)
+        if name is None:
+            dispatcher.utter_message(response="utter_invalid_name")
+        return {"booking_name": name}
+
+    def validate_booking_contact(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        contact = validated_contact(value)
+        if contact is None:
+            dispatcher.utter_message(response="utter_invalid_contact")
+            return {"booking_contact": None}
+        return {"booking_contact": contact["contact"], "booking_contact_method": contact["method"]}
+
+    def validate_booking_slot(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if value == NONE_OF_THESE or intent == "deny":
+            return {"booking_slot": PREFERENCE, "booking_time_label": None, "booking_time_preference": None}
+        start = _parse_start(value) if isinstance(value, str) else None
+        if start is None:
+            # Typed text instead of a button ("Tuesday evenings") is the visitor's own preference.
+            preference = " ".join(str(value).split())[: repository.MAX_TIME_PREFERENCE]
+            return {"booking_slot": PREFERENCE, "booking_time_label": None, "booking_time_preference": preference}
+        tz = visitor_timezone(tracker)
+        try:
+            now = datetime.now(timezone.utc)
+            start_window, end_window = availability.search_window(now)
+            booked = repository.booked_slots(start_window, end_window)
+        except DatabaseUnavailable:
+            dispatcher.utter_message(response="utter_booking_try_again")
+            return {"booking_slot": None}
+        if not availability.is_bookable(start, now, booked):
+            dispatcher.utter_message(response="utter_slot_no_longer_free")
+            return {"booking_slot": None}
+        return {"booking_slot": start.isoformat(), "booking_time_label": availability.format_slot(start, tz)}
+
+    def validate_booking_time_preference(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        text = " ".join(str(value or "").split())[: repository.MAX_TIME_PREFERENCE]
+        return {"booking_time_preference": text or None}
+
+
+class ActionAskBookingSlot(Action):
+    """Offers the next free slots as buttons, in the visitor's time zone when the widget sent one."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_slot"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        tz = visitor_timezone(tracker)
+        try:
+            ensure_schema()
+            slots = free_slots(datetime.now(timezone.utc), tz)
+        except DatabaseUnavailable:
+            slots = []
+        if not slots:
+            dispatcher.utter_message(response="utter_no_free_slots")
+            return [SlotSet("booking_slot", PREFERENCE), SlotSet("booking_time_label", None)]
+        labels = knowledge_base().labels
+        buttons = [
+            {"title": slot.label, "payload": f'/inform{{"time_choice":"{slot.start.isoformat()}"}}'}
+            for slot in slots
+        ]
+        buttons.append({"title": labels["none_of_these"], "payload": f'/inform{{"time_choice":"{NONE_OF_THESE}"}}'})
+        dispatcher.utter_message(
+            response="utter_ask_booking_slot", buttons=buttons, visitor_timezone=slots[0].display_timezone
+        )
+        return [SlotSet("visitor_timezone", slots[0].display_timezone)]
+
+
+class ActionSubmitBookingForm(Action):
+    def name(self) -> Text:
+        return "action_submit_booking_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        if tracker.get_slot("booking_consent") is not True:
+            dispatcher.utter_message(response="utter_booking_needs_consent")
+            return clear_slots(BOOKING_SLOTS)
+        if tracker.get_slot("booking_confirm") is not True:
+            dispatcher.utter_message(response="utter_booking_not_sent")
+            return clear_slots(BOOKING_SLOTS)
+        slot_value = tracker.get_slot("booking_slot")
+        start = _parse_start(slot_value) if slot_value and slot_value != PREFERENCE else None
+        try:
+            ensure_schema()
+            record = repository.create_booking(
+                name=tracker.get_slot("booking_name"),
+                contact_method=tracker.get_slot("booking_contact_method"),
+                contact=tracker.get_slot("booking_contact"),
+                timezone=tracker.get_slot("visitor_timezone") or availability.load_schedule().timezone,
+                consent=True,
+                slot_start=start,
+                time_preference=None if start else tracker.get_slot("booking_time_preference"),
+                conversation_id=tracker.sender_id,
+            )
+        except repository.SlotTaken:
+            # Someone booked this time a moment ago: keep every other answer and ask for a time again.
+            dispatcher.utter_message(response="utter_slot_no_longer_free")
+            return [
+                SlotSet("booking_slot", None),
+                SlotSet("booking_time_label", None),
+                SlotSet("booking_confirm", None),
+                FollowupAction("booking_form"),
+            ]
+        except (DatabaseUnavailable, ValueError) as error:
+            logger.warning("booking not stored: %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_booking_try_again")
+            # Every answer is kept; the form asks to confirm again, which retries the save.
+            return [SlotSet("booking_confirm", None), FollowupAction("booking_form")]
+        notify.notify_in_background("booking", record)
+        dispatcher.utter_message(
+            response="utter_booking_requested",
+            booking_reference=record.reference,
+            json_message={"booking": {"reference": record.reference, "status": record.status}},
+        )
+        return clear_slots(BOOKING_SLOTS)
+
+
+class ActionCancelBooking(Action):
+    def name(self) -> Text:
+        return "action_cancel_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(response="utter_booking_cancelled")
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + clear_slots(BOOKING_SLOTS)

@@ -1,0 +1,95 @@
+"""Leaving a message for the therapist: validation, submit (with the transcript only on consent), cancel."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.booking import clear_slots, validated_contact, validated_name
+from actions.storage import ensure_schema
+from haven import notify
+from haven.db import repository
+from haven.db.session import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_SLOTS = ("handoff_name", "handoff_contact", "handoff_contact_method", "handoff_message",
+                 "handoff_transcript_consent")  # fmt: skip
+
+
+def transcript(tracker: Tracker) -> Text:
+    """The conversation so far as plain lines, for the therapist; only built when the visitor agreed."""
+    lines = []
+    for event in tracker.events or []:
+        text = event.get("text")
+        if not text:
+            continue
+        if event.get("event") == "user" and not text.startswith("/"):
+            lines.append(f"Visitor: {text}")
+        elif event.get("event") == "bot":
+            lines.append(f"Haven: {text}")
+    return "\n".join(lines)[-repository.MAX_TRANSCRIPT :]
+
+
+class ValidateHandoffForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_handoff_form"
+
+    def validate_handoff_name(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        name = validated_name(value)
+        if name is None:
+            dispatcher.utter_message(response="utter_invalid_name")
+        return {"handoff_name": name}
+
+    def validate_handoff_contact(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        contact = validated_contact(value)
+        if contact is None:
+            dispatcher.utter_message(response="utter_invalid_contact")
+            return {"handoff_contact": None}
+        return {"handoff_contact": contact["contact"], "handoff_contact_method": contact["method"]}
+
+    def validate_handoff_message(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        text = str(value or "").strip()
+        if not text or len(text) > repository.MAX_MESSAGE:
+            dispatcher.utter_message(response="utter_invalid_message")
+            return {"handoff_message": None}
+        return {"handoff_message": text}
+
+
+class ActionSubmitHandoffForm(Action):
+    def name(self) -> Text:
+        return "action_submit_handoff_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        consent = tracker.get_slot("handoff_transcript_consent") is True
+        try:
+            ensure_schema()
+            record = repository.create_handoff(
+                name=tracker.get_slot("handoff_name"),
+                contact_method=tracker.get_slot("handoff_contact_method"),
+                contact=tracker.get_slot("handoff_contact"),
+                message=tracker.get_slot("handoff_message"),
+                transcript=transcript(tracker) if consent else None,
+                transcript_consent=consent,
+                conversation_id=tracker.sender_id,
+            )
+        except (DatabaseUnavailable, ValueError) as error:
+            logger.warning("hand-off not stored: %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_booking_try_again")
+            return [SlotSet("handoff_transcript_consent", None), FollowupAction("handoff_form")]
+        notify.notify_in_background("handoff", record)
+        dispatcher.utter_message(response="utter_handoff_sent", handoff_reference=record.reference)
+        return clear_slots(HANDOFF_SLOTS)
+
+
+class ActionCancelHandoff(Action):
+    def name(self) -> Text:
+        return "action_cancel_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(response="utter_booking_cancelled")
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + clear_slots(HANDOFF_SLOTS)

@@ -1,0 +1,28 @@
+"""Low NLU confidence: offer the two or three likeliest topics instead of guessing."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import button, knowledge_base, likely_topics, topic_buttons, with_help_line
+from actions.list_topics import list_topics
+
+
+class ActionSuggestTopics(Action):
+    def name(self) -> Text:
+        return "action_suggest_topics"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        candidates = likely_topics(tracker)
+        if len(candidates) < 2:
+            list_topics(dispatcher, tracker)
+            return []
+        labels = knowledge_base().labels
+        buttons = topic_buttons(candidates) + [button(labels["something_else"], "something_else")]
+        dispatcher.utter_message(text=with_help_line(labels["did_you_mean"], tracker), buttons=buttons)
+        return []

@@ -1,0 +1,61 @@
+"""Bring the database schema up to date (Alembic `upgrade head`), programmatically.
+
+Every server calls upgrade() at start; it is idempotent and safe when several processes start
+together (env.py serialises them).  `python -m haven.db.migrate [URL]` does the same by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from haven.db.session import resolve_url
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ALEMBIC_INI = ROOT / "alembic.ini"
+MIGRATIONS = ROOT / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config bound to this project's migrations and to url (settings' URL when None)."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = resolve_url(url)
+    # Servers own their logging; the ini's logging section is only for the alembic CLI.
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Apply every migration not yet applied; a no-op when the schema is current."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str | None = None) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    from haven.db.session import get_engine
+
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def main(argv: list | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in {"-h", "--help"}:
+        print(
+            "usage: python -m haven.db.migrate [DATABASE_URL]   (default: DATABASE_URL from the environment)"
+        )
+        return 0
+    url = argv[0] if argv else None
+    upgrade(url)
+    print(f"database at revision {current_revision(url)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Starts Haven's three servers together, waits until each answers, and stops them all cleanly.
+
+`make run` calls `main()`; the end-to-end tests use `Stack` with free ports. Each server runs in its
+own process group and dies with its parent (PR_SET_PDEATHSIG), so Ctrl-C, a crash or a killed
+launcher never leaves orphans holding the ports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, IO, List, Optional
+
+from haven import settings as settings_module
+from haven.settings import ROOT, Settings
+
+MODEL_FILE = "haven.tar.gz"
+STOP_GRACE_SECONDS = 15
+
+
+def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment every Haven process gets: no telemetry, quiet TensorFlow, our code importable."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
+        HAVEN_ACTION_URL=settings.action_url,
+        RASA_PORT=str(settings.rasa_port),
+        ACTION_PORT=str(settings.action_port),
+        SITE_PORT=str(settings.site_port),
+        HAVEN_HOST=settings.host,
+    )
+    return env
+
+
+@dataclass
+class Service:
+    name: str
+    argv: List[str]
+    health_url: str
+    env: Dict[str, str] = field(default_factory=dict)
+    process: Optional[subprocess.Popen] = None
+
+
+def services(settings: Settings, python: str = sys.executable) -> List[Service]:
+    model = settings.model_dir / MODEL_FILE if settings.model_dir.is_dir() else settings.model_dir
+    rasa = [
+        python, "-m", "rasa", "run",
+        "--model", str(model),
+        "--interface", settings.host,
+        "--port", str(settings.rasa_port),
+        "--credentials", str(ROOT / "credentials.yml"),
+        "--endpoints", str(ROOT / "endpoints.yml"),
+        "--cors", settings.site_url,
+    ]  # fmt: skip
+    if settings.rasa_auth_token:
+        # The HTTP API (tracker access, model replacement) only ever exists behind a token.
+        rasa += ["--enable-api", "--auth-token", settings.rasa_auth_token]
+    return [
+        Service(
+            "action server",
+            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+            f"http://{settings.host}:{settings.action_port}/health",
+            {"SANIC_HOST": settings.host},
+        ),
+        Service("website", [python, "-m", "website"], f"http://{settings.host}:{settings.site_port}/health"),
+        Service("rasa server", rasa, f"http://{settings.host}:{settings.rasa_port}/"),
+    ]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: own process group, and SIGTERM if the launcher dies."""
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class StackError(RuntimeError):
+    """A server could not start; the message says which and why."""
+
+
+class Stack:
+    """The three servers as one unit: start() waits for health, stop() leaves nothing behind."""
+
+    def __init__(self, settings: Settings, log_dir: Optional[Path] = None, python: str = sys.executable):
+        self.settings = settings
+        self.log_dir = log_dir
+        self.services = services(settings, python)
+        self._logs: List[IO[bytes]] = []
+
+    def start(self, timeout: float = 240.0) -> None:
+        s = self.settings
+        model = s.model_dir / MODEL_FILE if s.model_dir.is_dir() else s.model_dir
+        if not model.is_file():
+            raise StackError(f"no trained model at {model}: run `make train` first")
+        busy = [p for p in (s.action_port, s.site_port, s.rasa_port) if not port_is_free(s.host, p)]
+        if busy:
+            raise StackError(
+                f"port(s) {busy} on {s.host} are already in use; stop what uses them or set "
+                "ACTION_PORT / SITE_PORT / RASA_PORT"
+            )
+        env = runtime_env(s)
+        for service in self.services:
+            out: Optional[IO[bytes]] = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                out = open(self.log_dir / f"{service.name.replace(' ', '-')}.log", "wb")
+                self._logs.append(out)
+            service.process = subprocess.Popen(
+                service.argv,
+                cwd=ROOT,
+                env={**env, **service.env},
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        pending = list(self.services)
+        while pending:
+            for service in list(pending):
+                code = service.process.poll() if service.process else None
+                if code is not None:
+                    self.stop()
+                    raise StackError(f"the {service.name} exited with code {code} while starting{self._hint()}")
+                if _answers(service.health_url):
+                    pending.remove(service)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(x.name for x in pending)
+                self.stop()
+                raise StackError(f"timed out after {timeout:.0f}s waiting for: {names}{self._hint()}")
+            if pending:
+                time.sleep(0.5)
+
+    def _hint(self) -> str:
+        return f" (logs in {self.log_dir})" if self.log_dir else " (see the output above)"
+
+    def failed(self) -> Optional[Service]:
+        """The first service that has exited, if any."""
+        return next((s for s in self.services if s.process and s.process.poll() is not None), None)
+
+    def stop(self) -> None:
+        running = [s.process for s in self.services if s.process and s.process.poll() is None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        for process in (s.process for s in self.services if s.process):
+            _signal_group(process, signal.SIGKILL)  # grandchildren (sanic workers) of a group leader
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> "Stack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main() -> int:
+    settings = settings_module.load()
+    stack = Stack(settings)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print("Starting the action server, the Rasa server and the website server…", flush=True)
+    try:
+        stack.start()
+    except StackError as error:
+        print(f"Haven could not start: {error}", file=sys.stderr)
+        return 1
+    print(
+        "\nHaven is running:\n"
+        f"  website and chat widget  http://localhost:{settings.site_port}/\n"
+        f"  staff inbox              http://localhost:{settings.site_port}/staff\n"
+        f"  Rasa server (REST)       http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
+        f"  action server            http://localhost:{settings.action_port}/health\n"
+        "Press Ctrl-C to stop all three.\n",
+        flush=True,
+    )
+    code = 0
+    while not stopping:
+        crashed = stack.failed()
+        if crashed:
+            print(f"The {crashed.name} stopped unexpectedly; stopping the others.", file=sys.stderr)
+            code = 1
+            break
+        time.sleep(0.5)
+    print("Stopping Haven…", flush=True)
+    stack.stop()
+    print("All servers stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

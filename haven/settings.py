@@ -1,0 +1,118 @@
+"""All runtime settings, read from the environment in one place.
+
+Defaults are the embedded ones of shared/CONTRACT.md, so `make run` works with no configuration.
+Secrets (tokens, SMTP password) only ever come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from error
+    if not 0 < value < 65536 and name.endswith("_PORT"):
+        raise ValueError(f"{name} must be a port number (1-65535), got {value}")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> Optional[str]:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    site_port: int = 8000
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'haven.db'}"
+    staff_token: Optional[str] = field(default=None, repr=False)
+    rasa_auth_token: Optional[str] = field(default=None, repr=False)
+    store_crisis_text: bool = False
+    public_rasa_url: Optional[str] = None
+    site_origin: Optional[str] = None
+    region: str = "US"
+    model_dir: Path = ROOT / "models"
+    content_dir: Path = ROOT / "content"
+    log_level: str = "INFO"
+    # E-mail to the therapist on a new booking or hand-off; off unless host and recipient are set.
+    smtp_host: Optional[str] = None
+    smtp_port: int = 587
+    smtp_user: Optional[str] = None
+    smtp_password: Optional[str] = field(default=None, repr=False)
+    smtp_from: Optional[str] = None
+    notify_to: Optional[str] = None
+    smtp_starttls: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+    @property
+    def rasa_url(self) -> str:
+        """Where the browser reaches the Rasa server (may differ behind a proxy)."""
+        return self.public_rasa_url or f"http://localhost:{self.rasa_port}"
+
+    @property
+    def site_url(self) -> str:
+        return self.site_origin or f"http://localhost:{self.site_port}"
+
+
+def load(env: Optional[Mapping[str, str]] = None) -> Settings:
+    env = os.environ if env is None else env
+    database_url = _optional(env, "DATABASE_URL") or Settings.database_url
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        # A relative SQLite path in the contract (sqlite:///var/haven.db) means relative to the project.
+        database_url = f"sqlite:///{ROOT / database_url[len('sqlite:///'):]}"
+    return Settings(
+        host=_optional(env, "HAVEN_HOST") or Settings.host,
+        rasa_port=_int(env, "RASA_PORT", Settings.rasa_port),
+        action_port=_int(env, "ACTION_PORT", Settings.action_port),
+        site_port=_int(env, "SITE_PORT", Settings.site_port),
+        database_url=database_url,
+        staff_token=_optional(env, "HAVEN_STAFF_TOKEN"),
+        store_crisis_text=(_optional(env, "HAVEN_STORE_CRISIS_TEXT") or "").lower() in {"1", "true", "yes", "on"},
+        rasa_auth_token=_optional(env, "RASA_AUTH_TOKEN"),
+        public_rasa_url=_optional(env, "HAVEN_PUBLIC_RASA_URL"),
+        site_origin=_optional(env, "HAVEN_SITE_ORIGIN"),
+        region=(_optional(env, "HAVEN_REGION") or Settings.region).upper(),
+        model_dir=Path(_optional(env, "HAVEN_MODEL_DIR") or Settings.model_dir),
+        content_dir=Path(_optional(env, "HAVEN_CONTENT_DIR") or Settings.content_dir),
+        log_level=(_optional(env, "LOG_LEVEL") or Settings.log_level).upper(),
+        smtp_host=_optional(env, "HAVEN_SMTP_HOST"),
+        smtp_port=_int(env, "HAVEN_SMTP_PORT", Settings.smtp_port),
+        smtp_user=_optional(env, "HAVEN_SMTP_USER"),
+        smtp_password=_optional(env, "HAVEN_SMTP_PASSWORD"),
+        smtp_from=_optional(env, "HAVEN_SMTP_FROM"),
+        notify_to=_optional(env, "HAVEN_NOTIFY_TO"),
+        smtp_starttls=_flag(env, "HAVEN_SMTP_STARTTLS", Settings.smtp_starttls),
+    )

@@ -1,0 +1,1 @@
+"""Haven's custom Rasa NLU graph components (listed by dotted path in config.yml)."""

@@ -1,0 +1,520 @@
+"""Crisis-language detector for Haven: a Rasa NLU graph component.
+
+It runs after the intent classifiers on every message. A missed crisis is the worst failure the
+product can have, so the check is deterministic, reviewed data (safety/crisis_patterns.yml, read
+once at load) rather than a statistical guess alone, and it cannot be outvoted by the classifier:
+when a crisis pattern matches, or the classifier's own top intent is already `crisis`, the
+message intent becomes `crisis` with confidence 1.0.
+
+Output on a crisis (nothing changes otherwise):
+  intent          {"name": "crisis", "confidence": 1.0}, first in intent_ranking
+  entities        crisis_category = suicide | self_harm | danger, crisis_subject = self | other
+  message "crisis" {"category", "subject", "rule"}, rule = the pattern id, or "classifier"
+
+Priority when several patterns match: the visitor's own risk before someone else's (the visitor
+is the person we can reach), then suicide, then danger, then self_harm. Suicide and danger come
+before self-harm because they are the immediate threats to life; a stated wish to die comes
+before danger because it is the risk most easily buried in a long message about the
+relationship, and the crisis reply for it still names emergency services.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc
+
+import rasa.shared.utils.io
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+logger = logging.getLogger(__name__)
+
+CRISIS_INTENT = "crisis"
+FALLBACK_INTENT = "nlu_fallback"
+CATEGORIES = ("suicide", "danger", "self_harm")  # priority order, see module docstring
+CLASSIFIER_RULE = "classifier"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Non-ASCII punctuation people type on phones, mapped so "don’t" matches like "don't".
+_APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "\uff07": "'", "\u00b4": "'"}
+# ASCII control characters (except tab/newline/CR) become spaces: same length, same offsets.
+_ASCII_CONTROLS = {i: " " for i in list(range(32)) + [127] if chr(i) not in "\t\n\r"}
+# "he hit me.he said" -> the tokenizer keeps "me.he" whole; a space fixes that.
+_GLUED_SENTENCES = re.compile(r"(?<=[a-z])[.!?,;](?=[a-z])")
+# Frequent words never chosen as a pattern's anchor (see CrisisDetector._anchor), for speed only.
+_COMMON = set(
+    "i me my we us you he she they him her them it this that the a an and or but if so to of in on"
+    " at for with from by up down out off away back again now then just really very not never no"
+    " do does did be is am are was were been 's 'm 're 'll 'd n't nt m s d ll have has had will"
+    " would could should can ca wo might may must want wanna need go going gon na get got feel"
+    " know think make take say tell keep let like see all any some more much what how when why"
+    " here there one".split()
+)
+_ANCHOR_ATTRS = ("LOWER", "LEMMA", "NORM", "ORTH", "TEXT")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    id: Text
+    category: Text
+    subject: Text = "auto"  # self | other | auto
+    negatable: bool = True
+    needs_agent: bool = False
+
+
+@dataclass(frozen=True)
+class _Hit:
+    rule: _Rule
+    start: int  # token indices in the doc
+    end: int
+    subject: Text
+    negated: bool
+
+
+@lru_cache(maxsize=1)
+def _blank_english() -> Language:
+    """The component's own tokenizer: blank English plus the lookup lemmatizer when available.
+
+    This is the same pipeline scripts/build_spacy_pipeline.py saves for SpacyNLP, so patterns
+    behave identically with or without SpacyNLP in the pipeline.
+    """
+    nlp = spacy.blank("en")
+    try:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.initialize()
+    except Exception:  # spacy-lookups-data missing: LEMMA patterns fall back to the word itself
+        logger.warning("CrisisDetector: no lookup lemmatizer; lemmas fall back to lower case.")
+        nlp = spacy.blank("en")
+    nlp.max_length = 10_000_000
+    return nlp
+
+
+def _normalise(text: Text) -> Tuple[Text, Optional[List[int]]]:
+    """Lower-cases and cleans text; returns it with a map back to original offsets.
+
+    Zero-width and bidi control characters are dropped (they hide words: "ki\u200bll myself"),
+    full-width and styled letters are folded (NFKC), curly apostrophes straightened. The map is
+    None when offsets are unchanged (the fast path for plain ASCII).
+    """
+    if text.isascii():
+        cleaned = text.translate(_ASCII_CONTROLS).lower()
+        if not _GLUED_SENTENCES.search(cleaned):
+            return cleaned, None
+        chars = list(cleaned)
+        origin = list(range(len(text)))
+    else:
+        chars, origin = [], []
+        for i, ch in enumerate(text):
+            if ch < "\x80":
+                piece = ch if ch in "\t\n\r" or " " <= ch < "\x7f" else " "
+            else:
+                category = unicodedata.category(ch)
+                if category == "Cf":
+                    continue
+                if category in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
+                    piece = " "
+                else:
+                    piece = _APOSTROPHES.get(ch) or unicodedata.normalize("NFKC", ch)
+            for out in piece.lower():
+                chars.append(out)
+                origin.append(i)
+    # split glued sentences ("me.he") by inserting a space after the punctuation
+    out_chars, out_origin = [], []
+    for j, ch in enumerate(chars):
+        out_chars.append(ch)
+        out_origin.append(origin[j])
+        if (
+            ch in ".!?,;"
+            and 0 < j < len(chars) - 1
+            and chars[j - 1].isalpha()
+            and chars[j + 1].isalpha()
+        ):
+            out_chars.append(" ")
+            out_origin.append(origin[j])
+    return "".join(out_chars), out_origin
+
+
+def _resolve(path: Text) -> Path:
+    """Finds the pattern file relative to the working directory or the project root."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return PROJECT_ROOT / candidate
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class CrisisDetector(GraphComponent):
+    """Overrides the intent with `crisis` when crisis language is found (see module docstring)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """`patterns`: the reviewed YAML file, relative to the working dir or project root."""
+        return {"patterns": "safety/crisis_patterns.yml"}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """Lists required dependencies."""
+        return ["spacy"]
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CrisisDetector:
+        """Creates the component; patterns are compiled here, once, not per message."""
+        return cls({**cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        """Loads and compiles the patterns. Fails loudly: a detector without data is unsafe."""
+        self.component_config = config
+        self._nlp = _blank_english()
+        self._path = _resolve(config["patterns"])
+        spec = rasa.shared.utils.io.read_yaml_file(self._path)
+        try:
+            self._compile(spec)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"Invalid crisis patterns in '{self._path}': {e}") from e
+
+    # ---------------------------------------------------------------- compiling the data
+    def _compile(self, spec: Dict[Text, Any]) -> None:
+        vocab = self._nlp.vocab
+        self._rules: Dict[int, _Rule] = {}
+        self._weak: Dict[int, Text] = {}
+        self._lower_phrases = PhraseMatcher(vocab, attr="LOWER")
+        self._lemma_phrases = PhraseMatcher(vocab, attr="LEMMA")
+        self._weak_phrases = PhraseMatcher(vocab, attr="LEMMA")
+        self._exception_matcher = Matcher(vocab, validate=True)
+        # Token patterns are grouped by anchor (one required token, see _anchor); a group's
+        # Matcher runs only when its anchor occurs in the message.
+        self._groups: Dict[Any, Matcher] = {}
+        self._always: List[Matcher] = []
+
+        for category, body in spec["categories"].items():
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category '{category}'")
+            for entry in body["patterns"]:
+                rule = _Rule(
+                    id=str(entry["id"]),
+                    category=category,
+                    subject=entry.get("subject", "auto"),
+                    negatable=bool(entry.get("negatable", True)),
+                    needs_agent=bool(entry.get("needs_agent", False)),
+                )
+                if rule.subject not in ("self", "other", "auto"):
+                    raise ValueError(f"{rule.id}: subject must be self, other or auto")
+                key = vocab.strings.add(rule.id)
+                if key in self._rules:
+                    raise ValueError(f"duplicate pattern id '{rule.id}'")
+                self._rules[key] = rule
+                for pattern in entry.get("tokens") or []:
+                    anchor = self._anchor(pattern)
+                    key = anchor if isinstance(anchor, str) else frozenset(anchor or ())
+                    if key not in self._groups:
+                        self._groups[key] = Matcher(vocab, validate=True)
+                        if not key:
+                            self._always.append(self._groups[key])
+                    self._groups[key].add(rule.id, [pattern])
+                if entry.get("phrases"):
+                    self._lower_phrases.add(rule.id, self._docs(entry["phrases"]))
+                if entry.get("lemma_phrases"):
+                    self._lemma_phrases.add(rule.id, self._docs(entry["lemma_phrases"]))
+                if not (entry.get("tokens") or entry.get("phrases") or entry.get("lemma_phrases")):
+                    raise ValueError(f"{rule.id}: no tokens, phrases or lemma_phrases")
+            weak_key = f"weak.{category}"
+            self._weak[vocab.strings.add(weak_key)] = category
+            self._weak_phrases.add(weak_key, self._docs(body.get("weak_cues") or []))
+
+        for entry in spec.get("exceptions") or []:
+            self._exception_matcher.add(str(entry["id"]), entry["tokens"])
+
+        self._by_word: Dict[Text, List[Matcher]] = {}
+        self._by_regex: List[Tuple[Any, Matcher]] = []
+        for key, matcher in self._groups.items():
+            if isinstance(key, str):
+                self._by_regex.append((re.compile(key), matcher))
+            for word in key if isinstance(key, frozenset) else ():
+                self._by_word.setdefault(word, []).append(matcher)
+        subjects, negation = spec["subjects"], spec["negation"]
+        self._self_words = self._words(subjects["self"])
+        self._other_words = self._words(subjects["other"])
+        self._thing_words = self._words(subjects["things"])
+        self._self_markers = self._words(subjects["self_markers"])
+        self._other_markers = self._words(subjects["other_markers"])
+        self._breaks = self._words(subjects["breaks"])
+        self._window = int(subjects["window"])
+        self._negation_cues = self._words(negation["cues"])
+        self._no_nouns = self._words(negation["no_nouns"])
+        self._ability = self._words(negation["ability"])
+        self._bridge = self._words(negation["bridge"])
+        self._max_bridge = int(negation["max_bridge"])
+
+    @staticmethod
+    def _anchor(pattern: List[Dict[Text, Any]]) -> Optional[Any]:
+        """One required token of a Matcher pattern, as a set of words or a regex.
+
+        A pattern is only tried on messages that contain its anchor, which keeps ordinary
+        messages well under a millisecond. This is sound: every match contains its anchor.
+        """
+        candidates = []
+        for position, spec in enumerate(pattern):
+            if spec.get("OP", "1") not in ("1", "+") or len(spec) != 1 + ("OP" in spec):
+                continue
+            attr, value = next((k, v) for k, v in spec.items() if k != "OP")
+            if attr not in _ANCHOR_ATTRS:
+                continue
+            if isinstance(value, str):
+                words = {value.lower()}
+            elif isinstance(value, dict) and set(value) == {"IN"}:
+                words = {str(v).lower() for v in value["IN"]}
+            elif isinstance(value, dict) and set(value) == {"REGEX"}:
+                candidates.append((0, 0, -position, value["REGEX"]))
+                continue
+            else:
+                continue
+            candidates.append((len(words & _COMMON), len(words), -position, words))
+        return min(candidates, key=lambda c: c[:3])[3] if candidates else None
+
+    def _token_matches(self, doc: Doc) -> List[Tuple[int, int, int]]:
+        words = {t.lower_ for t in doc} | {t.lemma_ for t in doc} | {t.norm_ for t in doc}
+        matchers = {id(m): m for m in self._always}
+        for word in words:
+            for matcher in self._by_word.get(word, ()):
+                matchers[id(matcher)] = matcher
+        for regex, matcher in self._by_regex:
+            if any(regex.fullmatch(w) for w in words):
+                matchers[id(matcher)] = matcher
+        return [match for matcher in matchers.values() for match in matcher(doc)]
+
+    @staticmethod
+    def _words(values: Iterable[Any]) -> Set[Text]:
+        words = list(values)
+        if not all(isinstance(w, str) for w in words):
+            raise ValueError(f"word lists must hold strings (quote yes/no/on/off): {words}")
+        return {w.lower() for w in words}
+
+    def _docs(self, phrases: Iterable[Any]) -> List[Doc]:
+        return [self._tokenise(str(p).lower()) for p in self._words(phrases)]
+
+    def _tokenise(self, text: Text) -> Doc:
+        doc = self._nlp(text)
+        if not doc.has_annotation("LEMMA"):
+            for token in doc:
+                token.lemma_ = token.lower_
+        return doc
+
+    # ---------------------------------------------------------------- Rasa entry point
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Checks every message; never raises (an error is logged and the message kept)."""
+        for message in messages:
+            try:
+                self._process_message(message)
+            except Exception:  # pragma: no cover - defensive: input must never break parsing
+                logger.exception("CrisisDetector failed on a message; left unchanged.")
+        return messages
+
+    def _process_message(self, message: Message) -> None:
+        text = message.get(TEXT)
+        text = text if isinstance(text, str) else ""
+        classifier_crisis = self._classifier_says_crisis(message)
+        found = self.detect(text, message.get(SPACY_DOCS[TEXT]), classifier_crisis)
+        if found is None:
+            return
+        category, subject, rule, start, end = found
+
+        ranking = [
+            r
+            for r in message.get(INTENT_RANKING_KEY) or []
+            if isinstance(r, dict) and r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)
+        ]
+        intent = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [dict(intent)] + ranking, add_to_output=True)
+
+        entities = [
+            e
+            for e in message.get(ENTITIES) or []
+            if not (isinstance(e, dict) and e.get("entity") in ("crisis_category", "crisis_subject"))
+        ]
+        for name, value in (("crisis_category", category), ("crisis_subject", subject)):
+            entities.append(
+                {
+                    "entity": name,
+                    "value": value,
+                    "start": start,
+                    "end": end,
+                    "confidence_entity": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+            )
+        message.set(ENTITIES, entities, add_to_output=True)
+        message.set(
+            "crisis", {"category": category, "subject": subject, "rule": rule}, add_to_output=True
+        )
+
+    @staticmethod
+    def _classifier_says_crisis(message: Message) -> bool:
+        """True if the classifier's own top intent is `crisis`.
+
+        When FallbackClassifier has replaced a low-confidence guess with nlu_fallback, the
+        classifier's top intent is the first other entry of the ranking: a hesitant `crisis`
+        still counts, because a missed crisis is worse than a gentle false alarm.
+        """
+        intent = message.get(INTENT)
+        name = intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
+        if name != FALLBACK_INTENT:
+            return name == CRISIS_INTENT
+        for entry in message.get(INTENT_RANKING_KEY) or []:
+            if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT:
+                return entry.get(INTENT_NAME_KEY) == CRISIS_INTENT
+        return False
+
+    # ---------------------------------------------------------------- detection
+    def detect(
+        self, text: Text, doc: Optional[Doc] = None, classifier_crisis: bool = False
+    ) -> Optional[Tuple[Text, Text, Text, int, int]]:
+        """Returns (category, subject, rule id, start, end) for a crisis, else None.
+
+        `doc` is the message's spaCy doc from SpacyNLP; it is reused when it was made from the
+        same normalised text, otherwise the text is tokenised here.
+        """
+        normalised, origin = _normalise(text)
+        if not (isinstance(doc, Doc) and doc.text == normalised and doc.has_annotation("LEMMA")):
+            doc = self._tokenise(normalised)
+        hits = self._hits(doc)
+        live = [h for h in hits if not h.negated]
+        if live:
+            best = min(
+                live,
+                key=lambda h: (h.subject != "self", CATEGORIES.index(h.rule.category), h.start),
+            )
+            start, end = self._char_span(doc, best.start, best.end, origin, len(text))
+            return best.rule.category, best.subject, best.rule.id, start, end
+        if classifier_crisis:
+            category, subject = self._weak_guess(doc, hits)
+            return category, subject, CLASSIFIER_RULE, 0, len(text)
+        return None
+
+    def _hits(self, doc: Doc) -> List[_Hit]:
+        matches = self._lower_phrases(doc) + self._lemma_phrases(doc) + self._token_matches(doc)
+        if not matches:
+            return []
+        excepted = self._exception_tokens(doc)
+        hits = []
+        for key, start, end in matches:
+            rule = self._rules[key]
+            if excepted and any(i in excepted for i in range(start, end)):
+                continue
+            if rule.needs_agent and self._subject_before(doc, start) != "other":
+                continue
+            negated = rule.negatable and self._negated(doc, start)
+            hits.append(_Hit(rule, start, end, self._subject(doc, rule, start, end), negated))
+        return hits
+
+    def _exception_tokens(self, doc: Doc) -> Set[int]:
+        return {i for _, s, e in self._exception_matcher(doc) for i in range(s, e)}
+
+    def _subject_before(self, doc: Doc, start: int) -> Optional[Text]:
+        """The nearest subject before token `start` in its sentence: self, other, thing or None."""
+        for j in range(start - 1, max(-1, start - 1 - self._window), -1):
+            word = doc[j].lower_
+            if word in self._breaks or (doc[j].is_space and "\n" in doc[j].text):
+                return None
+            if word in self._self_words:
+                return "self"
+            if word in self._other_words:
+                return "other"
+            if word in self._thing_words:
+                return "thing"
+        return None
+
+    def _subject(self, doc: Doc, rule: _Rule, start: int, end: int) -> Text:
+        if rule.subject != "auto":
+            return rule.subject
+        for token in doc[start:end]:
+            if token.lower_ in self._other_markers:
+                return "other"
+            if token.lower_ in self._self_markers:
+                return "self"
+        return "other" if self._subject_before(doc, start) == "other" else "self"
+
+    def _negated(self, doc: Doc, start: int) -> bool:
+        """"I'm not going to kill myself": a negation within a few bridge words before the match.
+
+        "can't"/"couldn't" do not count ("I can't kill myself because of my kids" is ideation).
+        """
+        j = start - 1
+        for _ in range(self._max_bridge + 1):
+            if j < 0:
+                return False
+            token = doc[j]
+            if token.norm_ in self._negation_cues or token.lower_ in self._negation_cues:
+                return not (j > 0 and doc[j - 1].lower_ in self._ability)
+            if token.lower_ in self._no_nouns and j > 0 and doc[j - 1].lower_ == "no":
+                return True
+            if token.lower_ not in self._bridge:
+                return False
+            j -= 1
+        return False
+
+    def _weak_guess(self, doc: Doc, hits: List[_Hit]) -> Tuple[Text, Text]:
+        """Category and subject when only the classifier said crisis: the strongest weak cue.
+
+        A negated pattern match counts double a weak cue word; no cue at all means suicide.
+        """
+        scores = {c: 0 for c in CATEGORIES}
+        subjects: Dict[Text, Text] = {}
+        for hit in hits:
+            scores[hit.rule.category] += 2
+            subjects.setdefault(hit.rule.category, hit.subject)
+        excepted = self._exception_tokens(doc)
+        for key, start, end in self._weak_phrases(doc):
+            if any(i in excepted for i in range(start, end)):
+                continue
+            category = self._weak[key]
+            scores[category] += 1
+            subjects.setdefault(
+                category, "other" if self._subject_before(doc, start) == "other" else "self"
+            )
+        best = max(CATEGORIES, key=lambda c: (scores[c], -CATEGORIES.index(c)))
+        if scores[best] == 0:
+            return "suicide", "self"
+        return best, subjects.get(best, "self")
+
+    @staticmethod
+    def _char_span(
+        doc: Doc, start: int, end: int, origin: Optional[List[int]], length: int
+    ) -> Tuple[int, int]:
+        first, last = doc[start], doc[end - 1]
+        char_start, char_end = first.idx, last.idx + len(last.text)
+        if origin is None:
+            return min(char_start, length), min(char_end, length)
+        if not origin:
+            return 0, 0
+        return origin[min(char_start, len(origin) - 1)], origin[min(char_end - 1, len(origin) - 1)] + 1

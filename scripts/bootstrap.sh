@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Creates .venv with the locked dependencies, installing the Debian libraries the build needs first.
+# Idempotent: a stamp keyed on the lock file's hash makes a second run a no-op.
+#   scripts/bootstrap.sh            runtime + development packages
+#   scripts/bootstrap.sh --system-test-deps   also the Debian packages the test suite uses (PostgreSQL)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+LOCK=requirements/lock.txt
+BUILD_DEBS=(libfreetype-dev libqhull-dev pkg-config)   # matplotlib 3.5 builds from source on 3.11
+TEST_DEBS=(postgresql)
+
+missing_debs() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || echo "$pkg"
+  done
+}
+
+ensure_debs() {
+  local missing
+  missing=$(missing_debs "$@" | xargs)
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian packages: $missing"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "Missing Debian packages: $missing" >&2
+    echo "Install them with:  sudo apt-get install -y $missing" >&2
+    return 1
+  fi
+}
+
+if [ "${1:-}" = "--system-test-deps" ]; then
+  ensure_debs "${TEST_DEBS[@]}" || echo "(tests that need them will be skipped with a reason)" >&2
+  exit 0
+fi
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+  echo "Haven needs CPython 3.11 (found: $("$PYTHON" --version 2>&1)). Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+
+stamp="$VENV/.installed-$( (cat "$LOCK"; "$PYTHON" --version) | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ]; then
+  exit 0
+fi
+
+ensure_debs "${BUILD_DEBS[@]}"
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade "pip==24.0"
+echo "Installing Haven's locked Python packages into $VENV (the first time takes several minutes)…"
+MPLSETUPCFG="$PWD/requirements/mplsetup.cfg" \
+  "$VENV/bin/python" -m pip install --quiet --no-deps --ignore-requires-python -r "$LOCK"
+rm -f "$VENV"/.installed-*
+touch "$stamp"
+echo "Python environment ready."

@@ -1,0 +1,129 @@
+"""Shared fixtures: action-test helpers (dispatcher, tracker, domain) and the live servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from haven import launcher, settings as settings_module
+from haven.settings import ROOT
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture(scope="session")
+def domain() -> Dict[str, Any]:
+    """The domain exactly as the Rasa server sends it to the action server."""
+    from rasa.shared.core.domain import Domain
+
+    path = ROOT / "domain" if (ROOT / "domain").is_dir() else ROOT / "domain.yml"
+    return Domain.load(str(path)).as_dict()
+
+
+def make_tracker(
+    intent: Optional[str] = None,
+    text: str = "",
+    slots: Optional[Dict[str, Any]] = None,
+    events: Optional[List[Dict[str, Any]]] = None,
+    sender_id: str = "test-visitor",
+    extra: Optional[Dict[str, Any]] = None,
+) -> Tracker:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0} if intent else {}, "entities": []}
+    latest.update(extra or {})
+    return Tracker(
+        sender_id=sender_id,
+        slots=slots or {},
+        latest_message=latest,
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+@pytest.fixture
+def tracker() -> Callable[..., Tracker]:
+    """A factory: tracker(intent="why_still_attached", slots={...})."""
+    return make_tracker
+
+
+class LiveHaven:
+    """The three real servers, started by the real launcher (`python -m haven.launcher`) on free ports."""
+
+    def __init__(self, process: subprocess.Popen, settings: settings_module.Settings, log: Path):
+        self.process = process
+        self.settings = settings
+        self.log = log
+
+    @property
+    def rasa(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    @property
+    def site(self) -> str:
+        return f"http://127.0.0.1:{self.settings.site_port}"
+
+    @property
+    def actions(self) -> str:
+        return f"http://127.0.0.1:{self.settings.action_port}"
+
+
+def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "Haven is running" in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    process.kill()
+    tail = log.read_text(errors="replace")[-3000:]
+    pytest.fail(f"the launcher did not start Haven (exit {process.poll()}):\n{tail}")
+
+
+@pytest.fixture(scope="session")
+def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
+    model = ROOT / "models" / launcher.MODEL_FILE
+    if not model.is_file():
+        pytest.fail(f"no trained model at {model}: run the suite through `make test`, which trains it")
+    env = {
+        **os.environ,
+        "RASA_PORT": str(launcher.free_port()),
+        "ACTION_PORT": str(launcher.free_port()),
+        "SITE_PORT": str(launcher.free_port()),
+        "RASA_AUTH_TOKEN": "test-api-token",
+        "HAVEN_STAFF_TOKEN": "test-staff-token",
+        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'haven.db'}",
+    }
+    settings = settings_module.load(env)
+    log = tmp_path_factory.mktemp("live") / "launcher.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "haven.launcher"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        _wait_for_banner(process, log, timeout=300)
+        yield LiveHaven(process, settings, log)
+        # Ctrl-C, as a person would press it; every server must be gone and every port free afterwards.
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "launcher.log").write_bytes(log.read_bytes())
+    assert code == 0, f"launcher exited with {code}"
+    for port in (settings.rasa_port, settings.action_port, settings.site_port):
+        assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"

@@ -1,0 +1,131 @@
+"""The Alembic migrations build the schema the models describe, once, on both backends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from haven.db import migrate, repository
+from haven.db.models import Base
+from haven.db.session import get_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = {"bookings", "handoff_requests", "safety_events"}
+
+
+def _indexes(url):
+    """name -> (columns, unique, partial-index condition) for every index of our tables."""
+    inspector = inspect(get_engine(url))
+    return {
+        index["name"]: (
+            tuple(index["column_names"]),
+            bool(index["unique"]),
+            {key: str(value) for key, value in index.get("dialect_options", {}).items()},
+        )
+        for table in TABLES
+        for index in inspector.get_indexes(table)
+    }
+
+
+def test_upgrade_creates_schema(database_url):
+    assert migrate.current_revision(database_url) is None
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == "0001"
+    inspector = inspect(get_engine(database_url))
+    assert TABLES <= set(inspector.get_table_names())
+    indexes = _indexes(database_url)
+    assert indexes["uq_bookings_active_slot"][:2] == (("slot_start",), True)
+    assert {"ix_bookings_created_at", "ix_handoff_requests_created_at", "ix_safety_events_created_at"} <= set(
+        indexes
+    )
+    uniques = {c["name"] for c in inspector.get_unique_constraints("bookings")}
+    assert "uq_bookings_reference" in uniques
+
+
+def test_upgrade_twice_is_a_noop(database_url):
+    migrate.upgrade(database_url)
+    booking = repository.create_booking(
+        name="Sam",
+        contact_method="email",
+        contact="sam@example.org",
+        timezone="UTC",
+        consent=True,
+        slot_start=datetime(2031, 1, 6, 14, 0, tzinfo=UTC),
+        url=database_url,
+    )
+    before = _indexes(database_url)
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == "0001"
+    assert _indexes(database_url) == before
+    assert repository.get_booking(booking.reference, url=database_url) == booking
+
+
+def test_models_match_migrations(database_url):
+    migrate.upgrade(database_url)
+    with get_engine(database_url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_concurrent_upgrades_from_separate_processes(database_url):
+    """The three servers start together and each runs the migrations."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "haven.db.migrate", database_url],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert "0001" in out
+    assert migrate.current_revision(database_url) == "0001"
+
+
+def test_alembic_cli_takes_url_argument(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            str(ROOT / "alembic.ini"),
+            "-x",
+            f"url={url}",
+            "upgrade",
+            "head",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert migrate.current_revision(url) == "0001"
+
+
+def test_default_url_comes_from_settings(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'settings.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    migrate.upgrade()
+    assert (tmp_path / "nested" / "dir" / "settings.db").exists()
+    assert migrate.current_revision() == "0001"

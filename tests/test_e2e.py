@@ -1,0 +1,68 @@
+"""End to end through all three real servers, over real HTTP, as a visitor's client would."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def post(url: str, body: Any, headers: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def say(live, text: str, sender: Optional[str] = None) -> List[Dict[str, Any]]:
+    return post(f"{live.rasa}/webhooks/rest/webhook", {"sender": sender or uuid.uuid4().hex, "message": text})
+
+
+def status(url: str, headers: Optional[Dict[str, str]] = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_topic_question_gets_the_vetted_answer_and_its_payload(live_haven) -> None:
+    from actions.knowledge import knowledge_base
+
+    replies = say(live_haven, "why do I still feel attached to him?")
+
+    texts = [r["text"] for r in replies if "text" in r]
+    customs = [r["custom"] for r in replies if "custom" in r]
+    assert knowledge_base().topics["why_still_attached"].short in texts
+    assert {"topic": "why_still_attached", "section": ""} in customs
+
+
+def test_greeting_says_what_haven_is_and_is_not(live_haven) -> None:
+    replies = say(live_haven, "hi")
+    text = " ".join(r.get("text", "") for r in replies)
+    assert "not a therapist" in text and "not an emergency service" in text and "988" in text
+    assert not any("custom" in r for r in replies)
+
+
+def test_bot_challenge_is_answered_honestly(live_haven) -> None:
+    text = " ".join(r.get("text", "") for r in say(live_haven, "am I talking to a real person?"))
+    assert "automated assistant" in text
+
+
+def test_all_three_servers_answer_their_health_checks(live_haven) -> None:
+    assert status(f"{live_haven.actions}/health") == 200
+    assert status(f"{live_haven.site}/health") == 200
+    assert status(f"{live_haven.site}/") == 200
+
+
+def test_the_rasa_http_api_refuses_requests_without_the_token(live_haven) -> None:
+    assert status(f"{live_haven.rasa}/status") == 401
+    assert status(f"{live_haven.rasa}/conversations/x/tracker") == 401
+    assert status(f"{live_haven.rasa}/status?token=test-api-token") == 200

@@ -1,0 +1,87 @@
+"""The launcher's process handling, with small real processes standing in for the servers."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from haven import launcher, settings as settings_module
+
+SERVER = (
+    "import http.server, os, subprocess, sys;"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']);"  # a grandchild
+    "http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]), bind='127.0.0.1')"
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def test_rasa_api_is_only_enabled_with_a_token() -> None:
+    without = launcher.services(settings_module.load({}))
+    rasa = next(s for s in without if s.name == "rasa server")
+    assert "--enable-api" not in rasa.argv
+    with_token = launcher.services(settings_module.load({"RASA_AUTH_TOKEN": "s3cret"}))
+    rasa = next(s for s in with_token if s.name == "rasa server")
+    assert rasa.argv[rasa.argv.index("--enable-api") :][:3] == ["--enable-api", "--auth-token", "s3cret"]
+
+
+def test_missing_model_is_a_clear_error(tmp_path) -> None:
+    stack = launcher.Stack(settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path)}))
+    with pytest.raises(launcher.StackError, match="no trained model"):
+        stack.start()
+
+
+def test_stop_leaves_no_process_behind(tmp_path) -> None:
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    settings = settings_module.load(
+        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(launcher.free_port()),
+         "SITE_PORT": str(launcher.free_port()), "RASA_PORT": str(launcher.free_port())}
+    )  # fmt: skip
+    stack = launcher.Stack(settings, log_dir=tmp_path / "logs")
+    for service in stack.services:
+        port = service.health_url.split(":")[2].split("/")[0]
+        service.argv = [sys.executable, "-c", SERVER, port]
+        service.health_url = f"http://127.0.0.1:{port}/"
+    stack.start(timeout=30)
+    pids = [s.process.pid for s in stack.services]
+    groups = {pid: [p for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == pid] for pid in pids}
+    assert all(len(members) >= 2 for members in groups.values()), "each server should have its grandchild"
+
+    stack.stop()
+
+    time.sleep(0.2)
+    leftovers = [int(p) for members in groups.values() for p in members if _alive(int(p))]
+    assert leftovers == []
+    for port in (settings.action_port, settings.site_port, settings.rasa_port):
+        assert launcher.port_is_free("127.0.0.1", port)
+
+
+def test_busy_port_is_reported_before_anything_starts(tmp_path) -> None:
+    import socket
+
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stack = launcher.Stack(settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path), "SITE_PORT": str(port)}))
+        with pytest.raises(launcher.StackError, match=str(port)):
+            stack.start()
+        assert all(s.process is None for s in stack.services)
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return -1

@@ -1,0 +1,1 @@
+"""The website server: the therapist's demo page with the chat widget, and the staff inbox."""

@@ -1,0 +1,54 @@
+"""Sanic app factory for the website server (`python -m website`).
+
+One factory, no globals: tests build an app with their own settings and call it through
+`app.test_client` with no live server.
+"""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Optional
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Sanic, response
+from sanic.request import Request
+
+from haven import settings as settings_module
+from haven.settings import Settings
+from website import security, staff
+
+STATIC_DIR = settings_module.ROOT / "website" / "static"
+TEMPLATES = Environment(
+    loader=FileSystemLoader(str(settings_module.ROOT / "website" / "templates")),
+    autoescape=select_autoescape(["html"]),
+)
+_app_numbers = count()
+
+
+def create_app(settings: Optional[Settings] = None) -> Sanic:
+    settings = settings or settings_module.load()
+    app = Sanic(f"haven_site_{next(_app_numbers)}", register=False)
+    app.config.REQUEST_MAX_SIZE = 1_000_000
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.ctx.schema_ready = False
+    security.install(app)
+
+    @app.before_server_start
+    async def migrate_database(app_: Sanic, _loop) -> None:
+        # At start, not at import: importing the app must not touch the database. A database that
+        # is down here does not stop the site; the staff pages retry and answer 503 meanwhile.
+        await staff.ensure_schema(app_)
+
+    @app.get("/health")
+    async def health(_: Request) -> response.HTTPResponse:
+        return response.json({"status": "ok"})
+
+    @app.get("/")
+    async def index(_: Request) -> response.HTTPResponse:
+        page = TEMPLATES.get_template("index.html").render(rasa_url=settings.rasa_url)
+        return response.html(page)
+
+    app.static("/static", str(STATIC_DIR), name="static")
+    app.blueprint(staff.create_blueprint(TEMPLATES))
+    return app

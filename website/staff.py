@@ -1,0 +1,400 @@
+"""The therapist's private staff inbox: HTML pages, a JSON API and CSV export.
+
+Why it is built this way:
+- Everything is behind HAVEN_STAFF_TOKEN; with no token set nothing staff-only is served at all.
+- Scripts send `Authorization: Bearer <token>`; a browser signs in once and then carries a cookie
+  holding an expiring HMAC derived from the token (never the token itself), so rotating the token
+  signs every browser out.
+- Browser POSTs (cookie credential) need a CSRF token bound to the session and must not come from
+  a foreign Origin/Referer; SameSite=Strict is the third layer.  Staff pages send
+  `Referrer-Policy: same-origin` because under the site-wide `no-referrer` browsers send
+  `Origin: null` on form posts, which would hide a same-site post from the check.
+- The database is reached only through haven.db.repository, in a worker thread (it blocks); when
+  it is down staff get a calm 503 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import hashlib
+import hmac
+import io
+import logging
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from functools import partial, wraps
+from typing import Any, Callable, Dict
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from haven.db import migrate, repository
+from haven.db.repository import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/staff"
+COOKIE = "haven_staff"
+SESSION_SECONDS = 12 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_MAX_COOKIE = 256
+_MAX_TOKEN = 1024
+
+#: URL name -> (repository list function name, record class). Looked up at call time.
+KINDS: Dict[str, tuple] = {
+    "bookings": ("list_bookings", repository.BookingRecord),
+    "handoffs": ("list_handoffs", repository.HandoffRecord),
+    "safety-events": ("list_safety_events", repository.SafetyEventRecord),
+}
+
+#: Cells a spreadsheet would run as a formula; such cells get a leading apostrophe in CSV exports.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+DISABLED_MESSAGE = "The staff inbox is disabled until HAVEN_STAFF_TOKEN is set on the server."
+UNAUTHORISED_MESSAGE = "Staff credentials required: send Authorization: Bearer <HAVEN_STAFF_TOKEN>."
+UNAVAILABLE_MESSAGE = "The database is not available right now; please try again in a moment."
+NOT_FOUND_MESSAGE = "No such item."
+
+_schema_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def _mac(token: str, purpose: str, value: str) -> str:
+    return hmac.new(
+        token.encode("utf-8"), f"haven-staff|{purpose}|{value}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def new_session(token: str, now: float | None = None) -> str:
+    """A cookie value `v1.<expires>.<nonce>.<hmac>`: proves a sign-in without containing the token."""
+    expires = int(now if now is not None else time.time()) + SESSION_SECONDS
+    payload = f"v1.{expires}.{secrets.token_hex(8)}"
+    return f"{payload}.{_mac(token, 'session', payload)}"
+
+
+def session_is_valid(value: str | None, token: str, now: float | None = None) -> bool:
+    if not value or len(value) > _MAX_COOKIE:
+        return False
+    payload, _, mac = value.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or parts[0] != "v1" or not parts[1].isdigit():
+        return False
+    if int(parts[1]) < (now if now is not None else time.time()):
+        return False
+    return hmac.compare_digest(mac.encode("ascii", "replace"), _mac(token, "session", payload).encode())
+
+
+def csrf_token(token: str, session: str) -> str:
+    """Bound to the session cookie, so a token from one sign-in is useless with another."""
+    return _mac(token, "csrf", session)
+
+
+def _token_matches(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Credential:
+    via: str  # "bearer" or "cookie"
+    session: str | None = None
+
+
+def _authenticate(request: Request, token: str) -> Credential | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return Credential("bearer") if _token_matches(value.strip(), token) else None
+    session = request.cookies.get(COOKIE)
+    if session_is_valid(session, token):
+        return Credential("cookie", session)
+    return None
+
+
+def _same_site(request: Request, url: str) -> bool:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return False
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    configured = request.app.ctx.settings.site_origin
+    if configured and origin == configured.rstrip("/").lower():
+        return True
+    return parts.netloc.lower() == (request.host or "").lower()
+
+
+def _origin_state(request: Request) -> str:
+    """'same', 'foreign' or 'absent' (no Origin, `Origin: null`, no Referer)."""
+    origin = request.headers.get("origin", "").strip()
+    if origin and origin != "null":
+        return "same" if _same_site(request, origin) else "foreign"
+    referer = request.headers.get("referer", "").strip()
+    if referer:
+        return "same" if _same_site(request, referer) else "foreign"
+    return "absent"
+
+
+def _csrf_ok(request: Request, token: str, session: str) -> bool:
+    if _origin_state(request) == "foreign":
+        return False
+    supplied = request.headers.get(CSRF_HEADER) or ""
+    if not supplied and request.form:
+        supplied = request.form.get(CSRF_FIELD) or ""
+    if not supplied or len(supplied) > _MAX_COOKIE:
+        return False
+    return hmac.compare_digest(supplied.encode("ascii", "replace"), csrf_token(token, session).encode())
+
+
+# --------------------------------------------------------------------------- database
+
+
+def _ensure_schema_sync(app: Sanic) -> bool:
+    with _schema_lock:
+        if getattr(app.ctx, "schema_ready", False):
+            return True
+        try:
+            migrate.upgrade(app.ctx.settings.database_url)
+        except Exception as error:  # noqa: BLE001 - a server must start even when the database is down
+            log.error(
+                "could not bring the database schema up to date (%s); staff pages answer 503 until it works",
+                error.__class__.__name__,
+            )
+            return False
+        app.ctx.schema_ready = True
+        return True
+
+
+async def ensure_schema(app: Sanic) -> bool:
+    """Run the migrations once per app; retried on the next staff request if the database was down."""
+    if getattr(app.ctx, "schema_ready", False):
+        return True
+    return await asyncio.get_running_loop().run_in_executor(None, _ensure_schema_sync, app)
+
+
+async def _db(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    if not await ensure_schema(request.app):
+        raise DatabaseUnavailable("schema not ready")
+    call = partial(fn, *args, url=request.app.ctx.settings.database_url, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(None, call)
+
+
+def _lister(kind: str) -> Callable[..., Any]:
+    return getattr(repository, KINDS[kind][0])
+
+
+# --------------------------------------------------------------------------- presentation helpers
+
+
+def display_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def display_local(value: datetime | None, zone: str | None) -> str:
+    if value is None or not zone:
+        return ""
+    try:
+        return value.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y, %H:%M")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell as text; formula-looking text is defused for spreadsheets (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    if text.startswith(_FORMULA_STARTS) or text.lstrip(" \n").startswith(_FORMULA_STARTS[:4]):
+        text = "'" + text
+    return text
+
+
+def render_csv(kind: str, records: list) -> str:
+    columns = [f.name for f in dataclasses.fields(KINDS[kind][1])]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([csv_cell(getattr(record, column)) for column in columns])
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- blueprint
+
+
+def create_blueprint(templates: Environment) -> Blueprint:
+    """A fresh blueprint per app (sanic ties blueprints to the apps they are registered on)."""
+    bp = Blueprint(f"staff_{secrets.token_hex(4)}", url_prefix=PREFIX)
+
+    def page(name: str, status: int = 200, **context: Any) -> HTTPResponse:
+        html = templates.get_template(f"staff/{name}.html").render(**context)
+        return response.html(html, status=status)
+
+    def refuse(api: bool, status: int, reason: str, message: str) -> HTTPResponse:
+        if api:
+            headers = {"WWW-Authenticate": 'Bearer realm="haven-staff"'} if status == 401 else None
+            return response.json({"error": message}, status=status, headers=headers)
+        if status == 401:
+            return page("login", status=401, error=None)
+        return page("message", status=status, reason=reason)
+
+    def guarded(*, api: bool, write: bool = False):
+        """Disabled -> 503, no credential -> 401 (login page), bad CSRF -> 403, database down -> 503."""
+
+        def decorate(handler):
+            @wraps(handler)
+            async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+                token = request.app.ctx.settings.staff_token
+                if not token:
+                    return refuse(api, 503, "disabled", DISABLED_MESSAGE)
+                credential = _authenticate(request, token)
+                if credential is None:
+                    return refuse(api, 401, "unauthorised", UNAUTHORISED_MESSAGE)
+                if write and credential.via == "cookie" and not _csrf_ok(request, token, credential.session):
+                    log.warning(
+                        "staff: refused a browser POST without a valid CSRF token or from another site"
+                    )
+                    return refuse(api, 403, "forbidden", "Cross-site or stale form refused; reload the page.")
+                try:
+                    return await handler(request, credential, *args, **kwargs)
+                except (DatabaseUnavailable, SQLAlchemyError) as error:
+                    log.warning("staff: database unavailable (%s)", error.__class__.__name__)
+                    return refuse(api, 503, "unavailable", UNAVAILABLE_MESSAGE)
+
+            return wrapper
+
+        return decorate
+
+    @bp.middleware("response")
+    async def staff_headers(_: Request, resp: HTTPResponse) -> None:
+        # Same-origin referrers let the browser send a real Origin on our own form posts (see top).
+        resp.headers["Referrer-Policy"] = "same-origin"
+        resp.headers["X-Robots-Tag"] = "noindex, nofollow"
+        resp.headers["Cache-Control"] = "no-store"
+
+    # ----------------------------------------------------------------- sign-in
+
+    def secure_cookie(request: Request) -> bool:
+        origin = request.app.ctx.settings.site_origin or ""
+        return request.scheme == "https" or origin.startswith("https://")
+
+    @bp.get("/login")
+    async def login_form(request: Request) -> HTTPResponse:
+        if not request.app.ctx.settings.staff_token:
+            return refuse(False, 503, "disabled", DISABLED_MESSAGE)
+        return page("login", error=None)
+
+    @bp.post("/login")
+    async def login(request: Request) -> HTTPResponse:
+        token = request.app.ctx.settings.staff_token
+        if not token:
+            return refuse(False, 503, "disabled", DISABLED_MESSAGE)
+        if _origin_state(request) == "foreign":
+            return refuse(False, 403, "forbidden", "Cross-site sign-in refused.")
+        given = (request.form.get("token") or "") if request.form else ""
+        if not given or len(given) > _MAX_TOKEN or not _token_matches(given.strip(), token):
+            log.warning("staff: a sign-in with a wrong token was refused")
+            return page("login", status=401, error="invalid")
+        resp = response.redirect(PREFIX, status=303)
+        resp.cookies[COOKIE] = new_session(token)
+        cookie = resp.cookies[COOKIE]
+        cookie["path"] = PREFIX
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["max-age"] = SESSION_SECONDS
+        if secure_cookie(request):
+            cookie["secure"] = True
+        return resp
+
+    @bp.post("/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        if not request.app.ctx.settings.staff_token:
+            return refuse(False, 503, "disabled", DISABLED_MESSAGE)
+        if _origin_state(request) == "foreign":
+            return refuse(False, 403, "forbidden", "Cross-site sign-out refused.")
+        resp = response.redirect(f"{PREFIX}/login", status=303)
+        resp.cookies[COOKIE] = ""
+        cookie = resp.cookies[COOKIE]
+        cookie["path"] = PREFIX
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["max-age"] = 0
+        return resp
+
+    # ----------------------------------------------------------------- HTML inbox
+
+    @bp.get("", strict_slashes=False)
+    @guarded(api=False)
+    async def inbox(request: Request, credential: Credential) -> HTTPResponse:
+        items = {kind: await _db(request, _lister(kind)) for kind in KINDS}
+        token = request.app.ctx.settings.staff_token
+        return page(
+            "inbox",
+            bookings=items["bookings"],
+            handoffs=items["handoffs"],
+            safety_events=items["safety-events"],
+            open_counts={kind: sum(1 for r in rows if r.handled_at is None) for kind, rows in items.items()},
+            csrf=csrf_token(token, credential.session) if credential.session else "",
+            csrf_field=CSRF_FIELD,
+            signed_in_with_cookie=credential.via == "cookie",
+            when=display_time,
+            local=display_local,
+        )
+
+    @bp.post("/<kind>/<item_id:int>/handled")
+    @guarded(api=False, write=True)
+    async def mark_handled_form(request: Request, _: Credential, kind: str, item_id: int) -> HTTPResponse:
+        if kind not in KINDS or not await _db(request, repository.mark_handled, kind, item_id):
+            return page("message", status=404, reason="not_found")
+        return response.redirect(f"{PREFIX}#{kind}", status=303)
+
+    @bp.get("/export/<filename>")
+    @guarded(api=False)
+    async def export_csv(request: Request, _: Credential, filename: str) -> HTTPResponse:
+        kind = filename[: -len(".csv")] if filename.endswith(".csv") else None
+        if kind not in KINDS:
+            return page("message", status=404, reason="not_found")
+        records = await _db(request, _lister(kind), limit=None)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+        return response.raw(
+            render_csv(kind, records).encode("utf-8-sig"),  # the BOM lets Excel read accented names
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="haven-{kind}-{stamp}.csv"'},
+        )
+
+    # ----------------------------------------------------------------- JSON API
+
+    @bp.get("/api/<kind>")
+    @guarded(api=True)
+    async def api_list(request: Request, _: Credential, kind: str) -> HTTPResponse:
+        if kind not in KINDS:
+            return response.json({"error": f"unknown kind; use one of {', '.join(KINDS)}"}, status=404)
+        records = await _db(request, _lister(kind))
+        return response.json({"items": [record.to_dict() for record in records]})
+
+    @bp.post("/api/<kind>/<item_id:int>/handled")
+    @guarded(api=True, write=True)
+    async def api_mark_handled(request: Request, _: Credential, kind: str, item_id: int) -> HTTPResponse:
+        if kind not in KINDS:
+            return response.json({"error": f"unknown kind; use one of {', '.join(KINDS)}"}, status=404)
+        if not await _db(request, repository.mark_handled, kind, item_id):
+            return response.json({"error": NOT_FOUND_MESSAGE}, status=404)
+        return response.json({"kind": kind, "id": item_id, "handled": True})
+
+    return bp
