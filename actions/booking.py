@@ -82,11 +82,10 @@ class ValidateBookingForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
-        # "None of these work" swaps the slot choice for a free-text preference, asked right after it.
+        # The free-text preference is only asked after "none of these work".
         if tracker.get_slot("booking_slot") == PREFERENCE:
-            index = domain_slots.index("booking_slot") + 1
-            return domain_slots[:index] + ["booking_time_preference"] + domain_slots[index:]
-        return domain_slots
+            return domain_slots
+        return [slot for slot in domain_slots if slot != "booking_time_preference"]
 
     def validate_booking_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         name = validated_name(value)

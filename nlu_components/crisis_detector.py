@@ -26,14 +26,10 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
-
-import spacy
-from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc
+from typing import Any, Dict, Iterable, List, Set, Tuple
 
 import rasa.shared.utils.io
+import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -48,6 +44,9 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +76,9 @@ _ANCHOR_ATTRS = ("LOWER", "LEMMA", "NORM", "ORTH", "TEXT")
 
 @dataclass(frozen=True)
 class _Rule:
-    id: Text
-    category: Text
-    subject: Text = "auto"  # self | other | auto
+    id: str
+    category: str
+    subject: str = "auto"  # self | other | auto
     negatable: bool = True
     needs_agent: bool = False
 
@@ -89,7 +88,7 @@ class _Hit:
     rule: _Rule
     start: int  # token indices in the doc
     end: int
-    subject: Text
+    subject: str
     negated: bool
 
 
@@ -111,7 +110,7 @@ def _blank_english() -> Language:
     return nlp
 
 
-def _normalise(text: Text) -> Tuple[Text, Optional[List[int]]]:
+def _normalise(text: str) -> Tuple[str, List[int] | None]:
     """Lower-cases and cleans text; returns it with a map back to original offsets.
 
     Zero-width and bidi control characters are dropped (they hide words: "ki\u200bll myself"),
@@ -145,18 +144,22 @@ def _normalise(text: Text) -> Tuple[Text, Optional[List[int]]]:
     for j, ch in enumerate(chars):
         out_chars.append(ch)
         out_origin.append(origin[j])
-        if (
-            ch in ".!?,;"
-            and 0 < j < len(chars) - 1
-            and chars[j - 1].isalpha()
-            and chars[j + 1].isalpha()
-        ):
+        if ch in ".!?,;" and 0 < j < len(chars) - 1 and chars[j - 1].isalpha() and chars[j + 1].isalpha():
             out_chars.append(" ")
             out_origin.append(origin[j])
     return "".join(out_chars), out_origin
 
 
-def _resolve(path: Text) -> Path:
+def _as_float(value: Any) -> float:
+    """A confidence clamped to [0, 1]; NaN when it is not a number at all."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return number if number != number else min(1.0, max(0.0, number))
+
+
+def _resolve(path: str) -> Path:
     """Finds the pattern file relative to the working directory or the project root."""
     candidate = Path(path)
     if candidate.is_absolute() or candidate.exists():
@@ -164,34 +167,42 @@ def _resolve(path: Text) -> Path:
     return PROJECT_ROOT / candidate
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CrisisDetector(GraphComponent):
     """Overrides the intent with `crisis` when crisis language is found (see module docstring)."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """`patterns`: the reviewed YAML file, relative to the working dir or project root."""
-        return {"patterns": "safety/crisis_patterns.yml"}
+        return {
+            "patterns": "safety/crisis_patterns.yml",
+            # The classifier's own `crisis` intent counts only at or above this confidence: below
+            # it, ordinary hurt ("he hurt my feelings again") raised too many false alarms.
+            "classifier_threshold": 0.0,
+            # Crisis resources region when the message metadata carries none (haven/settings.py
+            # reads HAVEN_REGION; the widget sends its locale).
+            "regions": ["US", "UK", "CA", "AU"],
+        }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         """Lists required dependencies."""
         return ["spacy"]
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> CrisisDetector:
         """Creates the component; patterns are compiled here, once, not per message."""
-        return cls({**cls.get_default_config(), **config})
+        from haven import settings as settings_module
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+        return cls({"default_region": settings_module.load().region, **cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[str, Any]) -> None:
         """Loads and compiles the patterns. Fails loudly: a detector without data is unsafe."""
         self.component_config = config
         self._nlp = _blank_english()
@@ -203,10 +214,10 @@ class CrisisDetector(GraphComponent):
             raise ValueError(f"Invalid crisis patterns in '{self._path}': {e}") from e
 
     # ---------------------------------------------------------------- compiling the data
-    def _compile(self, spec: Dict[Text, Any]) -> None:
+    def _compile(self, spec: Dict[str, Any]) -> None:
         vocab = self._nlp.vocab
         self._rules: Dict[int, _Rule] = {}
-        self._weak: Dict[int, Text] = {}
+        self._weak: Dict[int, str] = {}
         self._lower_phrases = PhraseMatcher(vocab, attr="LOWER")
         self._lemma_phrases = PhraseMatcher(vocab, attr="LEMMA")
         self._weak_phrases = PhraseMatcher(vocab, attr="LEMMA")
@@ -229,18 +240,18 @@ class CrisisDetector(GraphComponent):
                 )
                 if rule.subject not in ("self", "other", "auto"):
                     raise ValueError(f"{rule.id}: subject must be self, other or auto")
-                key = vocab.strings.add(rule.id)
-                if key in self._rules:
+                rule_key = vocab.strings.add(rule.id)
+                if rule_key in self._rules:
                     raise ValueError(f"duplicate pattern id '{rule.id}'")
-                self._rules[key] = rule
+                self._rules[rule_key] = rule
                 for pattern in entry.get("tokens") or []:
                     anchor = self._anchor(pattern)
-                    key = anchor if isinstance(anchor, str) else frozenset(anchor or ())
-                    if key not in self._groups:
-                        self._groups[key] = Matcher(vocab, validate=True)
-                        if not key:
-                            self._always.append(self._groups[key])
-                    self._groups[key].add(rule.id, [pattern])
+                    group = anchor if isinstance(anchor, str) else frozenset(anchor or ())
+                    if group not in self._groups:
+                        self._groups[group] = Matcher(vocab, validate=True)
+                        if not group:
+                            self._always.append(self._groups[group])
+                    self._groups[group].add(rule.id, [pattern])
                 if entry.get("phrases"):
                     self._lower_phrases.add(rule.id, self._docs(entry["phrases"]))
                 if entry.get("lemma_phrases"):
@@ -254,12 +265,12 @@ class CrisisDetector(GraphComponent):
         for entry in spec.get("exceptions") or []:
             self._exception_matcher.add(str(entry["id"]), entry["tokens"])
 
-        self._by_word: Dict[Text, List[Matcher]] = {}
+        self._by_word: Dict[str, List[Matcher]] = {}
         self._by_regex: List[Tuple[Any, Matcher]] = []
-        for key, matcher in self._groups.items():
-            if isinstance(key, str):
-                self._by_regex.append((re.compile(key), matcher))
-            for word in key if isinstance(key, frozenset) else ():
+        for group, matcher in self._groups.items():
+            if isinstance(group, str):
+                self._by_regex.append((re.compile(group), matcher))
+            for word in group if isinstance(group, frozenset) else ():
                 self._by_word.setdefault(word, []).append(matcher)
         subjects, negation = spec["subjects"], spec["negation"]
         self._self_words = self._words(subjects["self"])
@@ -276,7 +287,7 @@ class CrisisDetector(GraphComponent):
         self._max_bridge = int(negation["max_bridge"])
 
     @staticmethod
-    def _anchor(pattern: List[Dict[Text, Any]]) -> Optional[Any]:
+    def _anchor(pattern: List[Dict[str, Any]]) -> Any | None:
         """One required token of a Matcher pattern, as a set of words or a regex.
 
         A pattern is only tried on messages that contain its anchor, which keeps ordinary
@@ -308,12 +319,12 @@ class CrisisDetector(GraphComponent):
             for matcher in self._by_word.get(word, ()):
                 matchers[id(matcher)] = matcher
         for regex, matcher in self._by_regex:
-            if any(regex.fullmatch(w) for w in words):
+            if any(regex.search(w) for w in words):  # spaCy REGEX uses re.search too
                 matchers[id(matcher)] = matcher
         return [match for matcher in matchers.values() for match in matcher(doc)]
 
     @staticmethod
-    def _words(values: Iterable[Any]) -> Set[Text]:
+    def _words(values: Iterable[Any]) -> Set[str]:
         words = list(values)
         if not all(isinstance(w, str) for w in words):
             raise ValueError(f"word lists must hold strings (quote yes/no/on/off): {words}")
@@ -322,7 +333,7 @@ class CrisisDetector(GraphComponent):
     def _docs(self, phrases: Iterable[Any]) -> List[Doc]:
         return [self._tokenise(str(p).lower()) for p in self._words(phrases)]
 
-    def _tokenise(self, text: Text) -> Doc:
+    def _tokenise(self, text: str) -> Doc:
         doc = self._nlp(text)
         if not doc.has_annotation("LEMMA"):
             for token in doc:
@@ -342,7 +353,10 @@ class CrisisDetector(GraphComponent):
     def _process_message(self, message: Message) -> None:
         text = message.get(TEXT)
         text = text if isinstance(text, str) else ""
-        classifier_crisis = self._classifier_says_crisis(message)
+        confidence = self._classifier_crisis_confidence(message)
+        threshold = float(self.component_config.get("classifier_threshold", 0.0))
+        # `not <` rather than `>=`: an undefined (NaN) confidence errs on the side of safety.
+        classifier_crisis = confidence is not None and not confidence < threshold
         found = self.detect(text, message.get(SPACY_DOCS[TEXT]), classifier_crisis)
         if found is None:
             return
@@ -360,9 +374,10 @@ class CrisisDetector(GraphComponent):
         entities = [
             e
             for e in message.get(ENTITIES) or []
-            if not (isinstance(e, dict) and e.get("entity") in ("crisis_category", "crisis_subject"))
+            if not (isinstance(e, dict) and e.get("entity") in ("crisis_category", "crisis_subject", "haven_region"))
         ]
-        for name, value in (("crisis_category", category), ("crisis_subject", subject)):
+        region = self.region(message.get("metadata"))
+        for name, value in (("crisis_category", category), ("crisis_subject", subject), ("haven_region", region)):
             entities.append(
                 {
                     "entity": name,
@@ -375,30 +390,44 @@ class CrisisDetector(GraphComponent):
             )
         message.set(ENTITIES, entities, add_to_output=True)
         message.set(
-            "crisis", {"category": category, "subject": subject, "rule": rule}, add_to_output=True
+            "crisis", {"category": category, "subject": subject, "rule": rule, "region": region,
+             "classifier_confidence": None if confidence is None else round(confidence, 3)}, add_to_output=True
         )
 
     @staticmethod
-    def _classifier_says_crisis(message: Message) -> bool:
-        """True if the classifier's own top intent is `crisis`.
+    def _classifier_crisis_confidence(message: Message) -> float | None:
+        """The classifier's confidence in `crisis` when `crisis` is its top intent, else None.
 
         When FallbackClassifier has replaced a low-confidence guess with nlu_fallback, the
-        classifier's top intent is the first other entry of the ranking: a hesitant `crisis`
-        still counts, because a missed crisis is worse than a gentle false alarm.
+        classifier's top intent is the first other entry of the ranking.
         """
-        intent = message.get(INTENT)
-        name = intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
-        if name != FALLBACK_INTENT:
-            return name == CRISIS_INTENT
         for entry in message.get(INTENT_RANKING_KEY) or []:
             if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT:
-                return entry.get(INTENT_NAME_KEY) == CRISIS_INTENT
-        return False
+                if entry.get(INTENT_NAME_KEY) == CRISIS_INTENT:
+                    return _as_float(entry.get(PREDICTED_CONFIDENCE_KEY))
+                return None
+        intent = message.get(INTENT)
+        if isinstance(intent, dict) and intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
+            return _as_float(intent.get(PREDICTED_CONFIDENCE_KEY))
+        return None
+
+    def region(self, metadata: Any) -> str:
+        """The visitor's crisis-resources region: metadata `region`, else the locale's country."""
+        regions = [str(r).upper() for r in self.component_config.get("regions") or []]
+        default = str(self.component_config.get("default_region") or "").upper()
+        if isinstance(metadata, dict):
+            wanted = str(metadata.get("region") or "").upper()
+            locale = str(metadata.get("locale") or "")
+            country = re.split(r"[-_]", locale)[-1].upper() if re.search(r"[-_]", locale) else ""
+            for candidate in (wanted, {"GB": "UK"}.get(country, country)):
+                if candidate in regions:
+                    return candidate
+        return default if default in regions else (regions[0] if regions else "US")
 
     # ---------------------------------------------------------------- detection
     def detect(
-        self, text: Text, doc: Optional[Doc] = None, classifier_crisis: bool = False
-    ) -> Optional[Tuple[Text, Text, Text, int, int]]:
+        self, text: str, doc: Doc | None = None, classifier_crisis: bool = False
+    ) -> Tuple[str, str, str, int, int] | None:
         """Returns (category, subject, rule id, start, end) for a crisis, else None.
 
         `doc` is the message's spaCy doc from SpacyNLP; it is reused when it was made from the
@@ -440,7 +469,7 @@ class CrisisDetector(GraphComponent):
     def _exception_tokens(self, doc: Doc) -> Set[int]:
         return {i for _, s, e in self._exception_matcher(doc) for i in range(s, e)}
 
-    def _subject_before(self, doc: Doc, start: int) -> Optional[Text]:
+    def _subject_before(self, doc: Doc, start: int) -> str | None:
         """The nearest subject before token `start` in its sentence: self, other, thing or None."""
         for j in range(start - 1, max(-1, start - 1 - self._window), -1):
             word = doc[j].lower_
@@ -454,7 +483,7 @@ class CrisisDetector(GraphComponent):
                 return "thing"
         return None
 
-    def _subject(self, doc: Doc, rule: _Rule, start: int, end: int) -> Text:
+    def _subject(self, doc: Doc, rule: _Rule, start: int, end: int) -> str:
         if rule.subject != "auto":
             return rule.subject
         for token in doc[start:end]:
@@ -465,7 +494,7 @@ class CrisisDetector(GraphComponent):
         return "other" if self._subject_before(doc, start) == "other" else "self"
 
     def _negated(self, doc: Doc, start: int) -> bool:
-        """"I'm not going to kill myself": a negation within a few bridge words before the match.
+        """True if a negation stands a few bridge words before the match ("I'm not going to").
 
         "can't"/"couldn't" do not count ("I can't kill myself because of my kids" is ideation).
         """
@@ -483,13 +512,14 @@ class CrisisDetector(GraphComponent):
             j -= 1
         return False
 
-    def _weak_guess(self, doc: Doc, hits: List[_Hit]) -> Tuple[Text, Text]:
+    def _weak_guess(self, doc: Doc, hits: List[_Hit]) -> Tuple[str, str]:
         """Category and subject when only the classifier said crisis: the strongest weak cue.
 
         A negated pattern match counts double a weak cue word; no cue at all means suicide.
+        For danger the subject stays `self`: the visitor is the one we know is affected.
         """
         scores = {c: 0 for c in CATEGORIES}
-        subjects: Dict[Text, Text] = {}
+        subjects: Dict[str, str] = {}
         for hit in hits:
             scores[hit.rule.category] += 2
             subjects.setdefault(hit.rule.category, hit.subject)
@@ -499,18 +529,16 @@ class CrisisDetector(GraphComponent):
                 continue
             category = self._weak[key]
             scores[category] += 1
-            subjects.setdefault(
-                category, "other" if self._subject_before(doc, start) == "other" else "self"
-            )
+            # before a danger cue stands the aggressor ("he keeps yelling"), not the person at risk
+            other = category != "danger" and self._subject_before(doc, start) == "other"
+            subjects.setdefault(category, "other" if other else "self")
         best = max(CATEGORIES, key=lambda c: (scores[c], -CATEGORIES.index(c)))
         if scores[best] == 0:
             return "suicide", "self"
         return best, subjects.get(best, "self")
 
     @staticmethod
-    def _char_span(
-        doc: Doc, start: int, end: int, origin: Optional[List[int]], length: int
-    ) -> Tuple[int, int]:
+    def _char_span(doc: Doc, start: int, end: int, origin: List[int] | None, length: int) -> Tuple[int, int]:
         first, last = doc[start], doc[end - 1]
         char_start, char_end = first.idx, last.idx + len(last.text)
         if origin is None:

@@ -1,0 +1,142 @@
+"""Evaluates the trained model on data it never trained on: topic accuracy, off-topic refusals and
+crisis detection. Shared by `make eval` (scripts/evaluate.py) and the accuracy tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import yaml
+
+from haven.settings import ROOT
+
+TOPICS = (
+    "why_still_attached", "what_is_betrayal_trauma", "what_is_trauma_bond", "how_betrayal_fuels_bond",
+    "survival_mode", "is_it_weakness", "why_logic_fails", "how_to_heal", "consultation_info",
+    "book_consultation", "talk_to_human",
+)  # fmt: skip
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+OFF_TOPIC = ROOT / "tests" / "nlu" / "off_topic.yml"
+CRISIS_EVAL = ROOT / "tests" / "safety" / "crisis_eval.yml"
+
+
+def examples(block: str) -> List[str]:
+    return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
+
+
+def heldout() -> List[Tuple[str, str]]:
+    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    return [(text, item["intent"]) for item in data["nlu"] for text in examples(item["examples"])]
+
+
+def off_topic() -> List[str]:
+    return [str(m) for m in yaml.safe_load(OFF_TOPIC.read_text(encoding="utf-8"))["messages"]]
+
+
+def crisis_set() -> Tuple[List[dict], List[str]]:
+    data = yaml.safe_load(CRISIS_EVAL.read_text(encoding="utf-8"))
+    return list(data["crisis"]), [item["text"] if isinstance(item, dict) else item for item in data["not_crisis"]]
+
+
+@dataclass
+class Report:
+    topic_total: int = 0
+    topic_correct: int = 0
+    per_intent: Dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    topic_errors: List[Tuple[str, str, str]] = field(default_factory=list)
+    off_topic_total: int = 0
+    off_topic_answered: List[Tuple[str, str]] = field(default_factory=list)
+    crisis_total: int = 0
+    crisis_missed: List[str] = field(default_factory=list)
+    crisis_wrong_category: List[Tuple[str, str, str]] = field(default_factory=list)
+    calm_total: int = 0
+    false_alarms: List[str] = field(default_factory=list)
+
+    @property
+    def topic_accuracy(self) -> float:
+        return self.topic_correct / self.topic_total if self.topic_total else 0.0
+
+    @property
+    def off_topic_refusal_rate(self) -> float:
+        return 1 - len(self.off_topic_answered) / self.off_topic_total if self.off_topic_total else 0.0
+
+    @property
+    def crisis_recall(self) -> float:
+        return 1 - len(self.crisis_missed) / self.crisis_total if self.crisis_total else 0.0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return len(self.false_alarms) / self.calm_total if self.calm_total else 0.0
+
+
+def parse_all(agent, texts: List[str]) -> List[dict]:
+    async def run() -> List[dict]:
+        return [await agent.parse_message(text) for text in texts]
+
+    return asyncio.run(run())
+
+
+def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path))
+    report = Report()
+    cases = heldout()
+    for (text, expected), parsed in zip(cases, parse_all(agent, [t for t, _ in cases])):
+        predicted = parsed["intent"]["name"]
+        report.topic_total += 1
+        report.per_intent[expected][predicted] += 1
+        if predicted == expected:
+            report.topic_correct += 1
+        else:
+            report.topic_errors.append((text, expected, predicted))
+    messages = off_topic()
+    for text, parsed in zip(messages, parse_all(agent, messages)):
+        report.off_topic_total += 1
+        if parsed["intent"]["name"] in TOPICS:
+            report.off_topic_answered.append((text, parsed["intent"]["name"]))
+    if CRISIS_EVAL.is_file():
+        crisis, calm = crisis_set()
+        for item, parsed in zip(crisis, parse_all(agent, [c["text"] for c in crisis])):
+            report.crisis_total += 1
+            if parsed["intent"]["name"] != "crisis":
+                report.crisis_missed.append(item["text"])
+            elif (parsed.get("crisis") or {}).get("category") != item["category"]:
+                got = (parsed.get("crisis") or {}).get("category")
+                report.crisis_wrong_category.append((item["text"], item["category"], str(got)))
+        for text, parsed in zip(calm, parse_all(agent, calm)):
+            report.calm_total += 1
+            if parsed["intent"]["name"] == "crisis":
+                report.false_alarms.append(text)
+    return report
+
+
+def format_report(report: Report) -> str:
+    lines = ["Held-out topic messages (never trained on)", f"{'intent':<26}{'n':>4}{'correct':>9}{'recall':>8}  confused with"]
+    for intent in sorted(report.per_intent):
+        counts = report.per_intent[intent]
+        n, ok = sum(counts.values()), counts[intent]
+        confused = ", ".join(f"{k} x{v}" for k, v in counts.most_common() if k != intent)
+        lines.append(f"{intent:<26}{n:>4}{ok:>9}{ok / n:>8.2f}  {confused}")
+    lines += [
+        f"topic accuracy: {report.topic_accuracy:.3f} ({report.topic_correct}/{report.topic_total}); target >= 0.95",
+        f"off-topic messages given no topic answer: {report.off_topic_refusal_rate:.3f} "
+        f"({report.off_topic_total - len(report.off_topic_answered)}/{report.off_topic_total}); target >= 0.90",
+    ]
+    lines += [f"  answered off-topic as {intent}: {text!r}" for text, intent in report.off_topic_answered]
+    lines += [f"  missed topic: {text!r} expected {e} got {p}" for text, e, p in report.topic_errors]
+    if report.crisis_total:
+        lines += [
+            "",
+            f"crisis recall: {report.crisis_recall:.3f} ({report.crisis_total - len(report.crisis_missed)}/"
+            f"{report.crisis_total}); target 1.000",
+            f"crisis false alarms: {report.false_alarm_rate:.3f} ({len(report.false_alarms)}/{report.calm_total});"
+            " target <= 0.03",
+        ]
+        lines += [f"  MISSED crisis: {t!r}" for t in report.crisis_missed]
+        lines += [f"  wrong category: {t!r} expected {e} got {g}" for t, e, g in report.crisis_wrong_category]
+        lines += [f"  false alarm: {t!r}" for t in report.false_alarms]
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""Rasa's LogisticRegressionClassifier, loadable after a training-cache hit.
+
+Rasa 3.6 names the saved file after the graph node ("train_LogisticRegressionClassifier5.skops").
+When the training cache restores that resource under another node index, the folder is renamed but
+the file is not, and loading fails with FileNotFoundError. This subclass looks for the one .skops
+file in its folder instead of guessing its name; everything else is Rasa's own code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Text
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+logger = logging.getLogger(__name__)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "CacheSafeLogisticRegressionClassifier":
+        import skops.io as sio
+
+        with model_storage.read_from(resource) as model_dir:
+            files = sorted(model_dir.glob("*.skops"))
+            if len(files) != 1:
+                raise ValueError(f"expected one .skops file in {model_dir}, found {len(files)}")
+            untrusted = sio.get_untrusted_types(file=files[0])
+            if untrusted:
+                # Same rule as Rasa's: refuse a model file that would need untrusted types.
+                raise ValueError(f"untrusted types in {files[0].name}: {untrusted}")
+            component = cls(config, execution_context.node_name, model_storage, resource)
+            component.clf = sio.load(files[0], trusted=untrusted)
+            return component

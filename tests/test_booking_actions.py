@@ -1,0 +1,157 @@
+"""Booking, hand-off and safety actions against a real (temporary) SQLite database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+
+from actions import storage
+from actions.booking import (
+    PREFERENCE, ActionAskBookingSlot, ActionCancelBooking, ActionSubmitBookingForm, ValidateBookingForm,
+)  # fmt: skip
+from actions.handoff import ActionSubmitHandoffForm
+from actions.safety import ActionSafetyFollowup
+from haven import availability
+from haven.db import migrate, repository
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/haven.db")
+    monkeypatch.setattr(storage, "_schema_ready", False)
+    migrate.upgrade()
+    yield
+
+
+def _free_slot() -> datetime:
+    return availability.next_free_slots(datetime.now(timezone.utc), count=1)[0].start
+
+
+BOOKING = {
+    "booking_name": "Robin", "booking_contact": "robin@example.org", "booking_contact_method": "email",
+    "booking_consent": True, "booking_confirm": True, "visitor_timezone": "America/New_York",
+}  # fmt: skip
+
+
+async def test_the_time_question_offers_free_slots_and_none_of_these(dispatcher, tracker, domain) -> None:
+    events = await ActionAskBookingSlot().run(dispatcher, tracker(), domain)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_booking_slot"
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert len(payloads) == 4 and payloads[-1] == '/inform{"time_choice":"none"}'
+    assert all(p.startswith('/inform{"time_choice":"20') for p in payloads[:3])
+    assert events[0]["name"] == "visitor_timezone"
+
+
+async def test_submit_stores_the_booking_and_sends_the_contract_payload(dispatcher, tracker, domain) -> None:
+    start = _free_slot()
+    events = await ActionSubmitBookingForm().run(
+        dispatcher, tracker(slots={**BOOKING, "booking_slot": start.isoformat()}), domain
+    )
+    [message] = dispatcher.messages
+    reference = message["custom"]["booking"]["reference"]
+    assert message["custom"] == {"booking": {"reference": reference, "status": "requested"}}
+    assert message["response"] == "utter_booking_requested" and message["booking_reference"] == reference
+    stored = repository.get_booking(reference)
+    assert stored.slot_start == start and stored.name == "Robin" and stored.consent is True
+    assert SlotSet("booking_name", None) in events
+
+
+async def test_a_slot_taken_meanwhile_asks_for_another_time_keeping_the_rest(dispatcher, tracker, domain) -> None:
+    start = _free_slot()
+    slots = {**BOOKING, "booking_slot": start.isoformat()}
+    await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
+    dispatcher.messages.clear()
+    events = await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_slot_no_longer_free"]
+    assert FollowupAction("booking_form") in events and SlotSet("booking_slot", None) in events
+    assert SlotSet("booking_name", None) not in events
+
+
+async def test_no_consent_stores_nothing(dispatcher, tracker, domain) -> None:
+    slots = {**BOOKING, "booking_consent": False, "booking_slot": _free_slot().isoformat()}
+    await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
+    assert dispatcher.messages[0]["response"] == "utter_booking_needs_consent"
+    assert repository.list_bookings() == []
+
+
+async def test_a_database_outage_keeps_every_answer_and_asks_again(dispatcher, tracker, domain, monkeypatch) -> None:
+    def down(**_):
+        raise repository.DatabaseUnavailable("down")
+
+    monkeypatch.setattr(repository, "create_booking", down)
+    slots = {**BOOKING, "booking_slot": _free_slot().isoformat()}
+    events = await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
+    assert dispatcher.messages[0]["response"] == "utter_booking_try_again"
+    assert events == [SlotSet("booking_confirm", None), FollowupAction("booking_form")]
+
+
+async def test_a_free_text_preference_is_a_valid_booking(dispatcher, tracker, domain) -> None:
+    slots = {**BOOKING, "booking_slot": PREFERENCE, "booking_time_preference": "weekday mornings"}
+    await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
+    reference = dispatcher.messages[0]["custom"]["booking"]["reference"]
+    assert repository.get_booking(reference).time_preference == "weekday mornings"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("sam@example.com", "sam@example.com"), ("+1 (617) 555-0199", None), ("not sure", None), ("", None)],
+)
+def test_contact_validation(dispatcher, tracker, domain, value, expected) -> None:
+    result = ValidateBookingForm().validate_booking_contact(value, dispatcher, tracker(), domain)
+    if expected is None and value.startswith("+"):
+        assert result["booking_contact_method"] == "phone"
+    elif expected is None:
+        assert result == {"booking_contact": None}
+        assert dispatcher.messages[-1]["response"] == "utter_invalid_contact"
+    else:
+        assert result == {"booking_contact": expected, "booking_contact_method": "email"}
+
+
+@pytest.mark.parametrize("name", ["", "x" * 81, "a@b.c", "/greet"])
+def test_name_validation_refuses_what_is_not_a_name(dispatcher, tracker, domain, name) -> None:
+    assert ValidateBookingForm().validate_booking_name(name, dispatcher, tracker(), domain) == {"booking_name": None}
+
+
+async def test_cancel_clears_every_booking_slot(dispatcher, tracker, domain) -> None:
+    events = await ActionCancelBooking().run(dispatcher, tracker(slots=BOOKING), domain)
+    assert ActiveLoop(None) in events and SlotSet("booking_contact", None) in events
+    assert dispatcher.messages[0]["response"] == "utter_booking_cancelled"
+
+
+async def test_handoff_keeps_the_transcript_out_without_consent(dispatcher, tracker, domain) -> None:
+    slots = {"handoff_name": "Ash", "handoff_contact": "ash@example.org", "handoff_contact_method": "email",
+             "handoff_message": "Evening appointments?", "handoff_transcript_consent": False}  # fmt: skip
+    events = [{"event": "user", "text": "something private"}, {"event": "bot", "text": "reply"}]
+    await ActionSubmitHandoffForm().run(dispatcher, tracker(slots=slots, events=events), domain)
+    [stored] = repository.list_handoffs()
+    assert stored.transcript is None and stored.message == "Evening appointments?"
+    dispatcher.messages.clear()
+    await ActionSubmitHandoffForm().run(
+        dispatcher, tracker(slots={**slots, "handoff_transcript_consent": True}, events=events), domain
+    )
+    assert "Visitor: something private" in repository.list_handoffs()[0].transcript
+
+
+async def test_safety_followup_records_the_event_without_text_and_sets_the_help_line(dispatcher, tracker, domain) -> None:
+    crisis = {"crisis": {"category": "danger", "subject": "self", "rule": "danger.threat_to_kill"}}
+    t = tracker(intent="crisis", text="private words", slots={"region": "UK"}, extra=crisis)
+    events = await ActionSafetyFollowup().run(dispatcher, t, domain)
+    [event] = repository.list_safety_events()
+    assert (event.category, event.subject, event.rule, event.message_text) == ("danger", "self", "danger.threat_to_kill", None)
+    assert SlotSet("crisis_active", True) in events
+    help_line = [e for e in events if e["name"] == "help_line"][0]["value"]
+    assert "116 123" in help_line
+    assert "not crisis care" in dispatcher.messages[0]["text"]
+    assert not any("topic" in (m.get("custom") or {}) for m in dispatcher.messages)
+
+
+async def test_safety_followup_survives_a_database_outage(dispatcher, tracker, domain, monkeypatch) -> None:
+    def down(**_):
+        raise repository.DatabaseUnavailable("down")
+
+    monkeypatch.setattr(repository, "record_safety_event", down)
+    events = await ActionSafetyFollowup().run(dispatcher, tracker(intent="crisis"), domain)
+    assert SlotSet("crisis_active", True) in events and dispatcher.messages

@@ -1,0 +1,42 @@
+"""Every evaluation set is made of messages the model never trained on (compared case- and
+punctuation-insensitively), or its numbers would mean nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from haven import evaluation
+from haven.settings import ROOT
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
+
+
+def _training() -> set:
+    seen = set()
+    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+        for block in yaml.safe_load(path.read_text())["nlu"]:
+            seen.update(_norm(e) for e in evaluation.examples(block.get("examples", "")))
+    return seen
+
+
+TRAINING = _training()
+CRISIS, CALM = evaluation.crisis_set()
+
+
+@pytest.mark.parametrize(
+    ("name", "messages"),
+    [
+        ("held-out topics", [t for t, _ in evaluation.heldout()]),
+        ("off-topic", evaluation.off_topic()),
+        ("crisis", [c["text"] for c in CRISIS]),
+        ("not crisis", CALM),
+    ],
+)
+def test_no_evaluation_message_is_in_the_training_data(name: str, messages: list) -> None:
+    leaked = [m for m in messages if _norm(m) and _norm(m) in TRAINING]
+    assert leaked == [], f"{name}: {leaked}"
