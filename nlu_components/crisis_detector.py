@@ -359,6 +359,7 @@ class CrisisDetector(GraphComponent):
         classifier_crisis = confidence is not None and not confidence < threshold
         found = self.detect(text, message.get(SPACY_DOCS[TEXT]), classifier_crisis)
         if found is None:
+            self._demote_classifier_crisis(message)
             return
         category, subject, rule, start, end = found
 
@@ -393,6 +394,21 @@ class CrisisDetector(GraphComponent):
             "crisis", {"category": category, "subject": subject, "rule": rule, "region": region,
              "classifier_confidence": None if confidence is None else round(confidence, 3)}, add_to_output=True
         )
+
+    @staticmethod
+    def _demote_classifier_crisis(message: Message) -> None:
+        """This component alone decides what is a crisis: a `crisis` intent it did not confirm gives
+        way to the classifier's next-best intent (or nlu_fallback), so no rule fires on it."""
+        intent = message.get(INTENT)
+        if not (isinstance(intent, dict) and intent.get(INTENT_NAME_KEY) == CRISIS_INTENT):
+            return
+        ranking = [
+            r for r in message.get(INTENT_RANKING_KEY) or []
+            if isinstance(r, dict) and r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)
+        ]  # fmt: skip
+        fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT, dict(ranking[0]) if ranking else fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     @staticmethod
     def _classifier_crisis_confidence(message: Message) -> float | None:
@@ -445,7 +461,9 @@ class CrisisDetector(GraphComponent):
             )
             start, end = self._char_span(doc, best.start, best.end, origin, len(text))
             return best.rule.category, best.subject, best.rule.id, start, end
-        if classifier_crisis:
+        if classifier_crisis and self._has_weak_cue(doc):
+            # The classifier alone raised false alarms on plain self-talk ("I'm judging myself");
+            # it counts only where the message also carries a crisis cue word of the pattern file.
             category, subject = self._weak_guess(doc, hits)
             return category, subject, CLASSIFIER_RULE, 0, len(text)
         return None
@@ -511,6 +529,12 @@ class CrisisDetector(GraphComponent):
                 return False
             j -= 1
         return False
+
+    def _has_weak_cue(self, doc: Doc) -> bool:
+        excepted = self._exception_tokens(doc)
+        return any(
+            not any(i in excepted for i in range(start, end)) for _key, start, end in self._weak_phrases(doc)
+        )
 
     def _weak_guess(self, doc: Doc, hits: List[_Hit]) -> Tuple[str, str]:
         """Category and subject when only the classifier said crisis: the strongest weak cue.

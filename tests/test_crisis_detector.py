@@ -330,11 +330,9 @@ def test_processing_twice_does_not_duplicate_entities(detector):
     "text, category, subject",
     [
         ("honestly I'm so tired of everything, nothing matters", "suicide", "self"),
-        ("tonight feels different", "suicide", "self"),  # no cue at all: default suicide
         ("he keeps yelling and I'm terrified of him", "danger", "self"),
         ("there's a razor blade on my desk", "self_harm", "self"),
         ("my sister keeps scratching herself", "self_harm", "other"),
-        ("I'm not suicidal", "suicide", "self"),  # negated matches still pick the category
     ],
 )
 def test_classifier_says_crisis_without_a_pattern(detector, text, category, subject):
@@ -351,13 +349,24 @@ def test_classifier_says_crisis_without_a_pattern(detector, text, category, subj
     }
 
 
+@pytest.mark.parametrize("text", ["tonight feels different", "I'm not suicidal", "i'm judging myself too"])
+def test_a_classifier_crisis_without_any_cue_is_demoted(detector, text):
+    """The classifier alone raised false alarms on plain self-talk; with no crisis cue at all its
+    `crisis` gives way to its next-best intent, and no crisis is recorded."""
+    ranking = [{"name": "crisis", "confidence": 0.99}, {"name": "is_it_weakness", "confidence": 0.01}]
+    msg = detector.process([message(text, "crisis", 0.99, ranking)])[0]
+    assert msg.get("crisis") is None
+    assert msg.get("intent") == {"name": "is_it_weakness", "confidence": 0.01}
+    assert [r["name"] for r in msg.get("intent_ranking")] == ["is_it_weakness"]
+
+
 def test_low_confidence_crisis_behind_fallback_counts(detector):
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.5},
         {"name": "crisis", "confidence": 0.34},
         {"name": "greet", "confidence": 0.3},
     ]
-    msg = detector.process([message("i dunno anymore", "nlu_fallback", 0.5, ranking)])[0]
+    msg = detector.process([message("i dunno anymore, i just want to disappear", "nlu_fallback", 0.5, ranking)])[0]
     assert msg.get("intent")["name"] == "crisis"
     assert [r["name"] for r in msg.get("intent_ranking")] == ["crisis", "greet"]
     assert msg.get("crisis")["rule"] == "classifier"
@@ -442,8 +451,14 @@ def test_fuzz_never_raises_and_only_moves_to_crisis(detector, prefix, middle, su
     found = detector.detect(text)  # raises on a bug; process() would only log it
     detector.process([msg])
     after = msg.get("intent")
-    assert after == before or after == {"name": "crisis", "confidence": 1.0}
-    assert (msg.get("crisis") is not None) == (after != before or intent == "crisis" or found is not None)
+    confirmed = msg.get("crisis") is not None
+    if confirmed:
+        assert after == {"name": "crisis", "confidence": 1.0}
+    elif intent == "crisis":
+        assert after["name"] != "crisis", "an unconfirmed classifier crisis is demoted"
+    else:
+        assert after == before
+    assert found is None or confirmed
 
 
 def test_fast_enough(detector, spacy_nlp_component, spacy_model, spacy_tokenizer):
@@ -603,7 +618,7 @@ def test_region_comes_from_the_widget_locale(metadata, region) -> None:
 
 def test_classifier_path_respects_its_threshold() -> None:
     detector = CrisisDetector({**CrisisDetector.get_default_config(), "classifier_threshold": 0.9})
-    message = Message(data={"text": "something unusual", "intent": {"name": "crisis", "confidence": 0.6},
+    message = Message(data={"text": "i just want to disappear", "intent": {"name": "crisis", "confidence": 0.6},
                             "intent_ranking": [{"name": "crisis", "confidence": 0.6}]})
     detector.process([message])
     assert message.get("crisis") is None
