@@ -119,9 +119,17 @@ class StackError(RuntimeError):
 class Stack:
     """The three servers as one unit: start() waits for health, stop() leaves nothing behind."""
 
-    def __init__(self, settings: Settings, log_dir: Optional[Path] = None, python: str = sys.executable):
+    def __init__(
+        self,
+        settings: Settings,
+        log_dir: Optional[Path] = None,
+        python: str = sys.executable,
+        env: Optional[Dict[str, str]] = None,
+    ):
+        """`env`: the environment the servers start from (default: this process's)."""
         self.settings = settings
         self.log_dir = log_dir
+        self.env = env
         self.services = services(settings, python)
         self._logs: List[IO[bytes]] = []
 
@@ -136,7 +144,7 @@ class Stack:
                 f"port(s) {busy} on {s.host} are already in use; stop what uses them or set "
                 "ACTION_PORT / SITE_PORT / RASA_PORT"
             )
-        env = runtime_env(s)
+        env = runtime_env(s, self.env)
         for service in self.services:
             out: Optional[IO[bytes]] = None
             if self.log_dir is not None:

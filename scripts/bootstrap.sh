@@ -53,8 +53,10 @@ ensure_debs "${BUILD_DEBS[@]}"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade "pip==24.0"
 echo "Installing Haven's locked Python packages into $VENV (the first time takes several minutes)…"
+# (pip's notes about local index folders this machine's pip.conf names but lacks are filtered out)
 MPLSETUPCFG="$PWD/requirements/mplsetup.cfg" \
-  "$VENV/bin/python" -m pip install --quiet --no-deps --ignore-requires-python -r "$LOCK"
+  "$VENV/bin/python" -m pip install --quiet --no-deps --ignore-requires-python -r "$LOCK" 2>&1 \
+  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 rm -f "$VENV"/.installed-*
 touch "$stamp"
 echo "Python environment ready."
