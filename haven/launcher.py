@@ -53,6 +53,17 @@ class Service:
     process: Optional[subprocess.Popen] = None
 
 
+def cors_origins(settings: Settings) -> List[str]:
+    """The site's origin in every spelling a browser may use for it: a loopback site is reached as
+    both localhost and 127.0.0.1, and browsers send the one in the address bar as `Origin`."""
+    origin = settings.site_url.rstrip("/")
+    origins = [origin]
+    for a, b in (("//localhost", "//127.0.0.1"), ("//127.0.0.1", "//localhost")):
+        if a + ":" in origin or origin.endswith(a):
+            origins.append(origin.replace(a, b, 1))
+    return origins
+
+
 def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     model = settings.model_dir / MODEL_FILE if settings.model_dir.is_dir() else settings.model_dir
     rasa = [
@@ -62,7 +73,7 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
         "--port", str(settings.rasa_port),
         "--credentials", str(ROOT / "credentials.yml"),
         "--endpoints", str(ROOT / "endpoints.yml"),
-        "--cors", settings.site_url,
+        "--cors", *cors_origins(settings),
     ]  # fmt: skip
     if settings.rasa_auth_token:
         # The HTTP API (tracker access, model replacement) only ever exists behind a token.

@@ -2,7 +2,7 @@
 # Creates .venv with the locked dependencies, installing the Debian libraries the build needs first.
 # Idempotent: a stamp keyed on the lock file's hash makes a second run a no-op.
 #   scripts/bootstrap.sh            runtime + development packages
-#   scripts/bootstrap.sh --system-test-deps   also the Debian packages the test suite uses (PostgreSQL)
+#   scripts/bootstrap.sh --system-test-deps   also the Debian packages the test suite uses (PostgreSQL, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ PYTHON="${PYTHON:-python3}"
 VENV=.venv
 LOCK=requirements/lock.txt
 BUILD_DEBS=(libfreetype-dev libqhull-dev pkg-config)   # matplotlib 3.5 builds from source on 3.11
-TEST_DEBS=(postgresql)
+TEST_DEBS=(postgresql chromium)
 
 missing_debs() {
   local pkg
@@ -51,7 +51,8 @@ fi
 
 ensure_debs "${BUILD_DEBS[@]}"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade "pip==24.0"
+"$VENV/bin/python" -m pip install --quiet --upgrade "pip==24.0" 2>&1 \
+  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 echo "Installing Haven's locked Python packages into $VENV (the first time takes several minutes)…"
 # (pip's notes about local index folders this machine's pip.conf names but lacks are filtered out)
 MPLSETUPCFG="$PWD/requirements/mplsetup.cfg" \

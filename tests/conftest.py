@@ -125,5 +125,9 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "launcher.log").write_bytes(log.read_bytes())
     assert code == 0, f"launcher exited with {code}"
+    # Privacy: what visitors typed in the end-to-end tests never reaches the INFO logs.
+    logged = log.read_text(errors="replace").lower()
+    for typed in ("why do i still feel attached", "robin@example.org", "better off without me", "kill myself"):
+        assert typed not in logged, f"visitor text in the server logs: {typed!r}"
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
         assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"

@@ -15,6 +15,7 @@ from sanic.request import Request
 
 from haven import settings as settings_module
 from haven.settings import Settings
+from website import article as article_module
 from website import security, staff
 
 STATIC_DIR = settings_module.ROOT / "website" / "static"
@@ -46,7 +47,9 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
 
     @app.get("/")
     async def index(_: Request) -> response.HTTPResponse:
-        page = TEMPLATES.get_template("index.html").render(rasa_url=settings.rasa_url)
+        # Read on each request (a small file): the therapist can edit the article without a restart.
+        article = article_module.load(settings.content_dir)
+        page = TEMPLATES.get_template("index.html").render(rasa_url=settings.rasa_url, article=article)
         return response.html(page)
 
     app.static("/static", str(STATIC_DIR), name="static")
