@@ -108,7 +108,11 @@ class ValidateBookingForm(FormValidationAction):
         if start is None:
             # Typed text instead of a button ("Tuesday evenings") is the visitor's own preference.
             preference = " ".join(str(value).split())[: repository.MAX_TIME_PREFERENCE]
-            return {"booking_slot": PREFERENCE, "booking_time_label": None, "booking_time_preference": preference}
+            return {
+                "booking_slot": PREFERENCE,
+                "booking_time_label": None,
+                "booking_time_preference": preference,
+            }
         tz = visitor_timezone(tracker)
         try:
             now = datetime.now(timezone.utc)
@@ -148,7 +152,9 @@ class ActionAskBookingSlot(Action):
             {"title": slot.label, "payload": f'/inform{{"time_choice":"{slot.start.isoformat()}"}}'}
             for slot in slots
         ]
-        buttons.append({"title": labels["none_of_these"], "payload": f'/inform{{"time_choice":"{NONE_OF_THESE}"}}'})
+        buttons.append(
+            {"title": labels["none_of_these"], "payload": f'/inform{{"time_choice":"{NONE_OF_THESE}"}}'}
+        )
         dispatcher.utter_message(
             response="utter_ask_booking_slot", buttons=buttons, visitor_timezone=slots[0].display_timezone
         )

@@ -30,5 +30,7 @@ class ActionExplainTopic(Action):
         else:
             text = topic.short
             covered.append(topic.id)
-        dispatcher.utter_message(text=with_help_line(text, tracker), buttons=follow_up_buttons(topic), json_message=topic.payload())
+        dispatcher.utter_message(
+            text=with_help_line(text, tracker), buttons=follow_up_buttons(topic), json_message=topic.payload()
+        )
         return [SlotSet("last_topic", topic.id), SlotSet("topics_covered", covered)]

@@ -12,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import button, knowledge_base
 from actions.storage import ensure_schema
-from haven import safety, settings as settings_module
+from haven import safety
+from haven import settings as settings_module
 from haven.db import repository
 
 logger = logging.getLogger(__name__)

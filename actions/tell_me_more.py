@@ -23,6 +23,8 @@ class ActionTellMeMore(Action):
             list_topics(dispatcher, tracker)
             return []
         dispatcher.utter_message(
-            text=with_help_line(topic.more, tracker), buttons=follow_up_buttons(topic, tell_me_more=False), json_message=topic.payload()
+            text=with_help_line(topic.more, tracker),
+            buttons=follow_up_buttons(topic, tell_me_more=False),
+            json_message=topic.payload(),
         )
         return []

@@ -38,7 +38,9 @@ def off_topic() -> List[str]:
 
 def crisis_set() -> Tuple[List[dict], List[str]]:
     data = yaml.safe_load(CRISIS_EVAL.read_text(encoding="utf-8"))
-    return list(data["crisis"]), [item["text"] if isinstance(item, dict) else item for item in data["not_crisis"]]
+    return list(data["crisis"]), [
+        item["text"] if isinstance(item, dict) else item for item in data["not_crisis"]
+    ]
 
 
 @dataclass
@@ -85,7 +87,7 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
     agent = Agent.load(str(model_path))
     report = Report()
     cases = heldout()
-    for (text, expected), parsed in zip(cases, parse_all(agent, [t for t, _ in cases])):
+    for (text, expected), parsed in zip(cases, parse_all(agent, [t for t, _ in cases]), strict=True):
         predicted = parsed["intent"]["name"]
         report.topic_total += 1
         report.per_intent[expected][predicted] += 1
@@ -94,20 +96,20 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
         else:
             report.topic_errors.append((text, expected, predicted))
     messages = off_topic()
-    for text, parsed in zip(messages, parse_all(agent, messages)):
+    for text, parsed in zip(messages, parse_all(agent, messages), strict=True):
         report.off_topic_total += 1
         if parsed["intent"]["name"] in TOPICS:
             report.off_topic_answered.append((text, parsed["intent"]["name"]))
     if CRISIS_EVAL.is_file():
         crisis, calm = crisis_set()
-        for item, parsed in zip(crisis, parse_all(agent, [c["text"] for c in crisis])):
+        for item, parsed in zip(crisis, parse_all(agent, [c["text"] for c in crisis]), strict=True):
             report.crisis_total += 1
             if parsed["intent"]["name"] != "crisis":
                 report.crisis_missed.append(item["text"])
             elif (parsed.get("crisis") or {}).get("category") != item["category"]:
                 got = (parsed.get("crisis") or {}).get("category")
                 report.crisis_wrong_category.append((item["text"], item["category"], str(got)))
-        for text, parsed in zip(calm, parse_all(agent, calm)):
+        for text, parsed in zip(calm, parse_all(agent, calm), strict=True):
             report.calm_total += 1
             if parsed["intent"]["name"] == "crisis":
                 report.false_alarms.append(text)
@@ -115,16 +117,21 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
 
 
 def format_report(report: Report) -> str:
-    lines = ["Held-out topic messages (never trained on)", f"{'intent':<26}{'n':>4}{'correct':>9}{'recall':>8}  confused with"]
+    lines = [
+        "Held-out topic messages (never trained on)",
+        f"{'intent':<26}{'n':>4}{'correct':>9}{'recall':>8}  confused with",
+    ]
     for intent in sorted(report.per_intent):
         counts = report.per_intent[intent]
         n, ok = sum(counts.values()), counts[intent]
         confused = ", ".join(f"{k} x{v}" for k, v in counts.most_common() if k != intent)
         lines.append(f"{intent:<26}{n:>4}{ok:>9}{ok / n:>8.2f}  {confused}")
     lines += [
-        f"topic accuracy: {report.topic_accuracy:.3f} ({report.topic_correct}/{report.topic_total}); target >= 0.95 (floor 0.93)",
+        f"topic accuracy: {report.topic_accuracy:.3f} ({report.topic_correct}/{report.topic_total});"
+        " target >= 0.95 (floor 0.93)",
         f"off-topic messages given no topic answer: {report.off_topic_refusal_rate:.3f} "
-        f"({report.off_topic_total - len(report.off_topic_answered)}/{report.off_topic_total}); target >= 0.90",
+        f"({report.off_topic_total - len(report.off_topic_answered)}/{report.off_topic_total});"
+        " target >= 0.90",
     ]
     lines += [f"  answered off-topic as {intent}: {text!r}" for text, intent in report.off_topic_answered]
     lines += [f"  missed topic: {text!r} expected {e} got {p}" for text, e, p in report.topic_errors]
@@ -133,8 +140,8 @@ def format_report(report: Report) -> str:
             "",
             f"crisis recall: {report.crisis_recall:.3f} ({report.crisis_total - len(report.crisis_missed)}/"
             f"{report.crisis_total}); target 1.000",
-            f"crisis false alarms: {report.false_alarm_rate:.3f} ({len(report.false_alarms)}/{report.calm_total});"
-            " target <= 0.03",
+            f"crisis false alarms: {report.false_alarm_rate:.3f} "
+            f"({len(report.false_alarms)}/{report.calm_total}); target <= 0.03",
         ]
         lines += [f"  MISSED crisis: {t!r}" for t in report.crisis_missed]
         lines += [f"  wrong category: {t!r} expected {e} got {g}" for t, e, g in report.crisis_wrong_category]

@@ -375,10 +375,17 @@ class CrisisDetector(GraphComponent):
         entities = [
             e
             for e in message.get(ENTITIES) or []
-            if not (isinstance(e, dict) and e.get("entity") in ("crisis_category", "crisis_subject", "haven_region"))
+            if not (
+                isinstance(e, dict)
+                and e.get("entity") in ("crisis_category", "crisis_subject", "haven_region")
+            )
         ]
         region = self.region(message.get("metadata"))
-        for name, value in (("crisis_category", category), ("crisis_subject", subject), ("haven_region", region)):
+        for name, value in (
+            ("crisis_category", category),
+            ("crisis_subject", subject),
+            ("haven_region", region),
+        ):
             entities.append(
                 {
                     "entity": name,
@@ -391,8 +398,15 @@ class CrisisDetector(GraphComponent):
             )
         message.set(ENTITIES, entities, add_to_output=True)
         message.set(
-            "crisis", {"category": category, "subject": subject, "rule": rule, "region": region,
-             "classifier_confidence": None if confidence is None else round(confidence, 3)}, add_to_output=True
+            "crisis",
+            {
+                "category": category,
+                "subject": subject,
+                "rule": rule,
+                "region": region,
+                "classifier_confidence": None if confidence is None else round(confidence, 3),
+            },
+            add_to_output=True,
         )
 
     @staticmethod

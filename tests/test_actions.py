@@ -50,7 +50,9 @@ async def test_an_unknown_intent_gets_no_article_content(dispatcher, tracker, do
 
 
 async def test_tell_me_more_gives_the_fuller_answer_of_the_last_topic(dispatcher, tracker, domain) -> None:
-    events = await ActionTellMeMore().run(dispatcher, tracker(intent="tell_me_more", slots={"last_topic": "how_to_heal"}), domain)
+    events = await ActionTellMeMore().run(
+        dispatcher, tracker(intent="tell_me_more", slots={"last_topic": "how_to_heal"}), domain
+    )
 
     [message] = dispatcher.messages
     assert events == []
@@ -97,7 +99,11 @@ async def test_no_plausible_topic_gives_the_honest_list(dispatcher, tracker, dom
 
 async def test_after_a_crisis_every_answer_keeps_the_help_line(dispatcher, tracker, domain) -> None:
     line = "\n\nHelp is still here: call or text 988."
-    await ActionExplainTopic().run(dispatcher, tracker(intent="how_to_heal", slots={"help_line": line}), domain)
-    await ActionListTopics().run(dispatcher, tracker(intent="something_else", slots={"help_line": line}), domain)
+    await ActionExplainTopic().run(
+        dispatcher, tracker(intent="how_to_heal", slots={"help_line": line}), domain
+    )
+    await ActionListTopics().run(
+        dispatcher, tracker(intent="something_else", slots={"help_line": line}), domain
+    )
 
     assert all(m["text"].endswith(line) for m in dispatcher.messages)

@@ -9,7 +9,11 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 
 from actions import storage
 from actions.booking import (
-    PREFERENCE, ActionAskBookingSlot, ActionCancelBooking, ActionSubmitBookingForm, ValidateBookingForm,
+    PREFERENCE,
+    ActionAskBookingSlot,
+    ActionCancelBooking,
+    ActionSubmitBookingForm,
+    ValidateBookingForm,
 )  # fmt: skip
 from actions.handoff import ActionSubmitHandoffForm
 from actions.safety import ActionSafetyFollowup
@@ -59,7 +63,9 @@ async def test_submit_stores_the_booking_and_sends_the_contract_payload(dispatch
     assert SlotSet("booking_name", None) in events
 
 
-async def test_a_slot_taken_meanwhile_asks_for_another_time_keeping_the_rest(dispatcher, tracker, domain) -> None:
+async def test_a_slot_taken_meanwhile_asks_for_another_time_keeping_the_rest(
+    dispatcher, tracker, domain
+) -> None:
     start = _free_slot()
     slots = {**BOOKING, "booking_slot": start.isoformat()}
     await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
@@ -77,7 +83,9 @@ async def test_no_consent_stores_nothing(dispatcher, tracker, domain) -> None:
     assert repository.list_bookings() == []
 
 
-async def test_a_database_outage_keeps_every_answer_and_asks_again(dispatcher, tracker, domain, monkeypatch) -> None:
+async def test_a_database_outage_keeps_every_answer_and_asks_again(
+    dispatcher, tracker, domain, monkeypatch
+) -> None:
     def down(**_):
         raise repository.DatabaseUnavailable("down")
 
@@ -112,7 +120,9 @@ def test_contact_validation(dispatcher, tracker, domain, value, expected) -> Non
 
 @pytest.mark.parametrize("name", ["", "x" * 81, "a@b.c", "/greet"])
 def test_name_validation_refuses_what_is_not_a_name(dispatcher, tracker, domain, name) -> None:
-    assert ValidateBookingForm().validate_booking_name(name, dispatcher, tracker(), domain) == {"booking_name": None}
+    assert ValidateBookingForm().validate_booking_name(name, dispatcher, tracker(), domain) == {
+        "booking_name": None
+    }
 
 
 async def test_cancel_clears_every_booking_slot(dispatcher, tracker, domain) -> None:
@@ -135,12 +145,19 @@ async def test_handoff_keeps_the_transcript_out_without_consent(dispatcher, trac
     assert "Visitor: something private" in repository.list_handoffs()[0].transcript
 
 
-async def test_safety_followup_records_the_event_without_text_and_sets_the_help_line(dispatcher, tracker, domain) -> None:
+async def test_safety_followup_records_the_event_without_text_and_sets_the_help_line(
+    dispatcher, tracker, domain
+) -> None:
     crisis = {"crisis": {"category": "danger", "subject": "self", "rule": "danger.threat_to_kill"}}
     t = tracker(intent="crisis", text="private words", slots={"region": "UK"}, extra=crisis)
     events = await ActionSafetyFollowup().run(dispatcher, t, domain)
     [event] = repository.list_safety_events()
-    assert (event.category, event.subject, event.rule, event.message_text) == ("danger", "self", "danger.threat_to_kill", None)
+    assert (event.category, event.subject, event.rule, event.message_text) == (
+        "danger",
+        "self",
+        "danger.threat_to_kill",
+        None,
+    )
     assert SlotSet("crisis_active", True) in events
     help_line = [e for e in events if e["name"] == "help_line"][0]["value"]
     assert "116 123" in help_line

@@ -304,7 +304,9 @@ def test_override_sets_intent_ranking_entities_and_output(detector):
     assert "kill me" in span
     crisis = msg.get("crisis")
     assert {k: crisis[k] for k in ("category", "subject", "rule")} == {
-        "category": "danger", "subject": "self", "rule": "danger.threat_to_kill"
+        "category": "danger",
+        "subject": "self",
+        "rule": "danger.threat_to_kill",
     }
     assert crisis["region"] == "US"
     output = msg.as_dict(only_output_properties=True)
@@ -340,7 +342,9 @@ def test_classifier_says_crisis_without_a_pattern(detector, text, category, subj
     assert msg.get("intent") == {"name": "crisis", "confidence": 1.0}
     assert msg.get("intent_ranking")[0] == {"name": "crisis", "confidence": 1.0}
     assert {k: msg.get("crisis")[k] for k in ("category", "subject", "rule")} == {
-        "category": category, "subject": subject, "rule": "classifier"
+        "category": category,
+        "subject": subject,
+        "rule": "classifier",
     }
     assert {e["entity"]: e["value"] for e in msg.get("entities")} == {
         "crisis_category": category,
@@ -366,7 +370,9 @@ def test_low_confidence_crisis_behind_fallback_counts(detector):
         {"name": "crisis", "confidence": 0.34},
         {"name": "greet", "confidence": 0.3},
     ]
-    msg = detector.process([message("i dunno anymore, i just want to disappear", "nlu_fallback", 0.5, ranking)])[0]
+    msg = detector.process(
+        [message("i dunno anymore, i just want to disappear", "nlu_fallback", 0.5, ranking)]
+    )[0]
     assert msg.get("intent")["name"] == "crisis"
     assert [r["name"] for r in msg.get("intent_ranking")] == ["crisis", "greet"]
     assert msg.get("crisis")["rule"] == "classifier"
@@ -375,7 +381,9 @@ def test_low_confidence_crisis_behind_fallback_counts(detector):
 def test_pattern_rule_wins_over_classifier_rule(detector):
     msg = detector.process([message("my friend wants to kill herself", "crisis", 0.99)])[0]
     assert {k: msg.get("crisis")[k] for k in ("category", "subject", "rule")} == {
-        "category": "suicide", "subject": "other", "rule": "suicide.explicit"
+        "category": "suicide",
+        "subject": "other",
+        "rule": "suicide.explicit",
     }
 
 
@@ -595,7 +603,9 @@ def test_component_loads_from_config_through_rasa_graph(tmp_path):
     crisis = parsed["I want to kill myself"]
     assert crisis["intent"] == {"name": "crisis", "confidence": 1.0}
     assert {k: crisis["crisis"][k] for k in ("category", "subject", "rule")} == {
-        "category": "suicide", "subject": "self", "rule": "suicide.explicit"
+        "category": "suicide",
+        "subject": "self",
+        "rule": "suicide.explicit",
     }
     assert {e["entity"]: e["value"] for e in crisis["entities"]} == {
         "crisis_category": "suicide",
@@ -608,8 +618,16 @@ def test_component_loads_from_config_through_rasa_graph(tmp_path):
 
 @pytest.mark.parametrize(
     ("metadata", "region"),
-    [(None, "US"), ({"locale": "en-GB"}, "UK"), ({"locale": "en_AU"}, "AU"), ({"locale": "fr-CA"}, "CA"),
-     ({"region": "uk"}, "UK"), ({"locale": "de-DE"}, "US"), ({"locale": "<script>"}, "US"), ("junk", "US")],
+    [
+        (None, "US"),
+        ({"locale": "en-GB"}, "UK"),
+        ({"locale": "en_AU"}, "AU"),
+        ({"locale": "fr-CA"}, "CA"),
+        ({"region": "uk"}, "UK"),
+        ({"locale": "de-DE"}, "US"),
+        ({"locale": "<script>"}, "US"),
+        ("junk", "US"),
+    ],
 )
 def test_region_comes_from_the_widget_locale(metadata, region) -> None:
     detector = CrisisDetector({**CrisisDetector.get_default_config(), "default_region": "US"})
@@ -618,8 +636,13 @@ def test_region_comes_from_the_widget_locale(metadata, region) -> None:
 
 def test_classifier_path_respects_its_threshold() -> None:
     detector = CrisisDetector({**CrisisDetector.get_default_config(), "classifier_threshold": 0.9})
-    message = Message(data={"text": "i just want to disappear", "intent": {"name": "crisis", "confidence": 0.6},
-                            "intent_ranking": [{"name": "crisis", "confidence": 0.6}]})
+    message = Message(
+        data={
+            "text": "i just want to disappear",
+            "intent": {"name": "crisis", "confidence": 0.6},
+            "intent_ranking": [{"name": "crisis", "confidence": 0.6}],
+        }
+    )
     detector.process([message])
     assert message.get("crisis") is None
     message.set("intent_ranking", [{"name": "crisis", "confidence": 0.95}])

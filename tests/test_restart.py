@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from haven import launcher, settings as settings_module
+from haven import launcher
+from haven import settings as settings_module
 from tests.test_conversations import Visitor, _book, customs
 
 pytestmark = pytest.mark.e2e

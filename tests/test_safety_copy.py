@@ -12,7 +12,9 @@ import yaml
 from haven import safety
 from haven.settings import ROOT
 
-RESPONSES = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"]["utter_crisis"]
+RESPONSES = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"][
+    "utter_crisis"
+]
 HOTLINES = yaml.safe_load((ROOT / "safety" / "hotlines.yml").read_text())
 
 
@@ -45,7 +47,11 @@ def test_every_reply_is_specific_honest_and_carries_the_payload(region, category
 
 @pytest.mark.parametrize(
     ("category", "numbers"),
-    [("suicide", ["988", "741741", "911"]), ("self_harm", ["988", "741741"]), ("danger", ["1-800-799-7233", "88788", "911"])],
+    [
+        ("suicide", ["988", "741741", "911"]),
+        ("self_harm", ["988", "741741"]),
+        ("danger", ["1-800-799-7233", "88788", "911"]),
+    ],
 )
 def test_us_default_numbers(category, numbers) -> None:
     text = _variation("US", category, "self")["text"]
@@ -59,8 +65,22 @@ def test_the_fallback_variation_is_the_broadest_help() -> None:
     assert "988" in fallback[0]["text"] and fallback[0]["custom"]["safety"] == "crisis"
 
 
-BANNED = ["pills", "overdose", "cut ", "hang", "jump", "gun", "method", "you have depression", "diagnos", "calm down",
-          "don't worry", "it's not that bad", "i'm a therapist", "i am a person"]
+BANNED = [
+    "pills",
+    "overdose",
+    "cut ",
+    "hang",
+    "jump",
+    "gun",
+    "method",
+    "you have depression",
+    "diagnos",
+    "calm down",
+    "don't worry",
+    "it's not that bad",
+    "i'm a therapist",
+    "i am a person",
+]
 
 
 def test_no_method_details_no_diagnosis_no_minimising() -> None:

@@ -13,7 +13,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from haven import evaluation, launcher, settings as settings_module
+from haven import evaluation, launcher
+from haven import settings as settings_module
 from haven.settings import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -40,9 +41,14 @@ def test_every_crisis_message_gets_the_crisis_reply_through_rest(live_haven) -> 
         replies = say(live_haven.rasa, item["text"])
         payload = safety_payload(replies)
         text = " ".join(r.get("text", "") for r in replies)
-        if payload != {"safety": "crisis", "category": item["category"]} or "not an emergency service" not in text:
+        if (
+            payload != {"safety": "crisis", "category": item["category"]}
+            or "not an emergency service" not in text
+        ):
             wrong.append((item["text"], payload))
-    assert wrong == [], f"{len(wrong)}/{len(CRISIS)} crisis messages without the right crisis reply: {wrong[:10]}"
+    assert wrong == [], (
+        f"{len(wrong)}/{len(CRISIS)} crisis messages without the right crisis reply: {wrong[:10]}"
+    )
 
 
 def test_non_crisis_messages_stay_within_the_false_alarm_budget(live_haven) -> None:
@@ -87,9 +93,14 @@ def rasa_without_actions(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("text", "category", "number"),
-    [("I want to kill myself", "suicide", "988"), ("he hit me and says he'll do worse", "danger", "1-800-799-7233")],
+    [
+        ("I want to kill myself", "suicide", "988"),
+        ("he hit me and says he'll do worse", "danger", "1-800-799-7233"),
+    ],
 )
-def test_crisis_help_arrives_even_with_the_action_server_down(rasa_without_actions, text, category, number) -> None:
+def test_crisis_help_arrives_even_with_the_action_server_down(
+    rasa_without_actions, text, category, number
+) -> None:
     replies = say(rasa_without_actions, text)
     assert safety_payload(replies) == {"safety": "crisis", "category": category}
     assert number in " ".join(r.get("text", "") for r in replies)
