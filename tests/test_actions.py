@@ -107,3 +107,16 @@ async def test_after_a_crisis_every_answer_keeps_the_help_line(dispatcher, track
     )
 
     assert all(m["text"].endswith(line) for m in dispatcher.messages)
+
+
+async def test_everyday_hurt_is_acknowledged_with_options_and_no_article_claim(
+    dispatcher, tracker, domain
+) -> None:
+    from actions.acknowledge_feelings import ActionAcknowledgeFeelings
+
+    events = await ActionAcknowledgeFeelings().run(dispatcher, tracker(intent="share_feelings"), domain)
+    [message] = dispatcher.messages
+    assert events == []
+    assert message["response"] == "utter_acknowledge_feelings"
+    assert not message.get("custom"), "no topic or safety payload"
+    assert [b["payload"] for b in message["buttons"]][-1] == "/book_consultation"
