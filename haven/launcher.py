@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, IO, List, Optional
+from typing import IO, Dict, List, Optional
 
 from haven import settings as settings_module
 from haven.settings import ROOT, Settings
@@ -49,7 +50,7 @@ class Service:
     name: str
     argv: List[str]
     health_url: str
-    env: Dict[str, str] = field(default_factory=dict)
+    env: Dict[str, str] = field(default_factory=dict, repr=False)
     process: Optional[subprocess.Popen] = None
 
 
@@ -75,9 +76,11 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
         "--endpoints", str(ROOT / "endpoints.yml"),
         "--cors", *cors_origins(settings),
     ]  # fmt: skip
-    if settings.rasa_auth_token:
-        # The HTTP API (tracker access, model replacement) only ever exists behind a token.
-        rasa += ["--enable-api", "--auth-token", settings.rasa_auth_token]
+    # The HTTP API (tracker access, model replacement) only ever exists behind a token: RASA_AUTH_TOKEN
+    # when set, otherwise a random one for this launch. The website server gets it through its
+    # environment (to forget conversations); it never reaches the browser or the logs.
+    token = settings.rasa_auth_token or secrets.token_urlsafe(32)
+    rasa += ["--enable-api", "--auth-token", token]
     return [
         Service(
             "action server",
@@ -85,7 +88,12 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
             f"http://{settings.host}:{settings.action_port}/health",
             {"SANIC_HOST": settings.host},
         ),
-        Service("website", [python, "-m", "website"], f"http://{settings.host}:{settings.site_port}/health"),
+        Service(
+            "website",
+            [python, "-m", "website"],
+            f"http://{settings.host}:{settings.site_port}/health",
+            {"HAVEN_RASA_API_TOKEN": token},
+        ),
         Service("rasa server", rasa, f"http://{settings.host}:{settings.rasa_port}/"),
     ]
 
@@ -177,7 +185,9 @@ class Stack:
                 code = service.process.poll() if service.process else None
                 if code is not None:
                     self.stop()
-                    raise StackError(f"the {service.name} exited with code {code} while starting{self._hint()}")
+                    raise StackError(
+                        f"the {service.name} exited with code {code} while starting{self._hint()}"
+                    )
                 if _answers(service.health_url):
                     pending.remove(service)
             if pending and time.monotonic() > deadline:

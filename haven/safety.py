@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import yaml
 
@@ -13,6 +14,32 @@ from haven.settings import ROOT
 
 SAFETY_DIR = ROOT / "safety"
 CATEGORIES = ("suicide", "self_harm", "danger")
+# A locale's country (en-GB -> GB) to the region code used in hotlines.yml, where they differ.
+COUNTRY_TO_REGION = {"GB": "UK"}
+_NUMBER = re.compile(r"\d(?:[\d -]*\d)?")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class RegionResources:
+    """One region's crisis resources, as the widget's crisis banner shows them."""
+
+    code: str
+    emergency: str  # e.g. "call 999"
+    emergency_number: str  # e.g. "999": the digits of `emergency`, for a tel: link
+    lines: Mapping[str, Tuple[str, ...]]  # category -> lines, categories as in CATEGORIES
+    help_line: str
+    help_number: str  # e.g. "116 123": the first number in `help_line`, as written there
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "region": self.code,
+            "emergency": self.emergency,
+            "emergency_number": self.emergency_number,
+            "lines": {category: list(lines) for category, lines in self.lines.items()},
+            "help_line": self.help_line,
+            "help_number": self.help_number,
+        }
 
 
 class SafetyDataError(ValueError):
@@ -26,6 +53,7 @@ class SafetyData:
     followup: str
     followup_booking_paused: str
     continue_booking: str
+    resources: Mapping[str, RegionResources] = field(default_factory=dict)
 
     def region(self, wanted: Optional[str]) -> str:
         wanted = (wanted or "").upper()
@@ -33,6 +61,22 @@ class SafetyData:
 
     def help_line(self, region: Optional[str]) -> str:
         return self.help_lines[self.region(region)]
+
+    def region_for_locale(self, locale: Optional[str], fallback: Optional[str] = None) -> str:
+        """en-GB -> UK, en-CA -> CA, ...; a locale without a known country -> `fallback` (or the default)."""
+        locale = (locale or "").strip()
+        parts = re.split(r"[-_]", locale) if _LOCALE.match(locale) else []
+        for part in parts[1:]:
+            if len(part) == 2 and part.isalpha():
+                country = part.upper()
+                code = COUNTRY_TO_REGION.get(country, country)
+                if code in self.help_lines:
+                    return code
+                break
+        return self.region(fallback)
+
+    def region_resources(self, region: Optional[str]) -> RegionResources:
+        return self.resources[self.region(region)]
 
 
 def _read(path: Path) -> dict:
@@ -54,7 +98,9 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
             if not region.get(key):
                 raise SafetyDataError(f"{directory / 'hotlines.yml'}: region {code!r} has no {key!r}")
     if hotlines.get("default_region") not in regions:
-        raise SafetyDataError(f"{directory / 'hotlines.yml'}: default_region must be one of {sorted(regions)}")
+        raise SafetyDataError(
+            f"{directory / 'hotlines.yml'}: default_region must be one of {sorted(regions)}"
+        )
     for key in ("followup", "followup_booking_paused", "continue_booking", "not_emergency"):
         if not copy.get(key):
             raise SafetyDataError(f"{directory / 'crisis_copy.yml'}: {key!r} is missing")
@@ -64,4 +110,30 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
         followup=" ".join(copy["followup"].split()),
         followup_booking_paused=" ".join(copy["followup_booking_paused"].split()),
         continue_booking=copy["continue_booking"],
+        resources={code: _resources(directory, code, r) for code, r in regions.items()},
+    )
+
+
+def _resources(directory: Path, code: str, region: Mapping[str, Any]) -> RegionResources:
+    emergency = " ".join(str(region["emergency"]).split())
+    help_line = " ".join(str(region["help_line"]).split())
+    number, help_number = _NUMBER.search(emergency), _NUMBER.search(help_line)
+    for key, found in (("emergency", number), ("help_line", help_number)):
+        if not found:
+            raise SafetyDataError(f"{directory / 'hotlines.yml'}: region {code!r} has no number in {key!r}")
+    lines = {}
+    for category in CATEGORIES:
+        value = region[category]
+        if not isinstance(value, list) or not all(isinstance(line, str) and line.strip() for line in value):
+            raise SafetyDataError(
+                f"{directory / 'hotlines.yml'}: region {code!r}: {category!r} must be a list of lines"
+            )
+        lines[category] = tuple(" ".join(line.split()) for line in value)
+    return RegionResources(
+        code=code,
+        emergency=emergency,
+        emergency_number=re.sub(r"\D", "", number.group(0)),
+        lines=lines,
+        help_line=help_line,
+        help_number=help_number.group(0),
     )

@@ -56,6 +56,10 @@ class Settings:
     database_url: str = f"sqlite:///{ROOT / 'var' / 'haven.db'}"
     staff_token: Optional[str] = field(default=None, repr=False)
     rasa_auth_token: Optional[str] = field(default=None, repr=False)
+    # The token the website server uses for Rasa's HTTP API (forgetting a conversation). The launcher
+    # passes it as HAVEN_RASA_API_TOKEN (RASA_AUTH_TOKEN, or a random per-launch token); never sent
+    # to the browser.
+    rasa_api_token: Optional[str] = field(default=None, repr=False)
     store_crisis_text: bool = False
     public_rasa_url: Optional[str] = None
     site_origin: Optional[str] = None
@@ -83,6 +87,12 @@ class Settings:
         return self.public_rasa_url or f"http://localhost:{self.rasa_port}"
 
     @property
+    def rasa_internal_url(self) -> str:
+        """Where the website server reaches the Rasa server directly (server to server)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.rasa_port}"
+
+    @property
     def site_url(self) -> str:
         return self.site_origin or f"http://localhost:{self.site_port}"
 
@@ -92,7 +102,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     database_url = _optional(env, "DATABASE_URL") or Settings.database_url
     if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
         # A relative SQLite path in the contract (sqlite:///var/haven.db) means relative to the project.
-        database_url = f"sqlite:///{ROOT / database_url[len('sqlite:///'):]}"
+        database_url = f"sqlite:///{ROOT / database_url[len('sqlite:///') :]}"
     return Settings(
         host=_optional(env, "HAVEN_HOST") or Settings.host,
         rasa_port=_int(env, "RASA_PORT", Settings.rasa_port),
@@ -100,8 +110,10 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         site_port=_int(env, "SITE_PORT", Settings.site_port),
         database_url=database_url,
         staff_token=_optional(env, "HAVEN_STAFF_TOKEN"),
-        store_crisis_text=(_optional(env, "HAVEN_STORE_CRISIS_TEXT") or "").lower() in {"1", "true", "yes", "on"},
+        store_crisis_text=(_optional(env, "HAVEN_STORE_CRISIS_TEXT") or "").lower()
+        in {"1", "true", "yes", "on"},
         rasa_auth_token=_optional(env, "RASA_AUTH_TOKEN"),
+        rasa_api_token=_optional(env, "HAVEN_RASA_API_TOKEN") or _optional(env, "RASA_AUTH_TOKEN"),
         public_rasa_url=_optional(env, "HAVEN_PUBLIC_RASA_URL"),
         site_origin=_optional(env, "HAVEN_SITE_ORIGIN"),
         region=(_optional(env, "HAVEN_REGION") or Settings.region).upper(),

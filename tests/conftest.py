@@ -14,7 +14,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from haven import launcher, settings as settings_module
+from haven import launcher
+from haven import settings as settings_module
 from haven.settings import ROOT
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -127,7 +128,12 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
     assert code == 0, f"launcher exited with {code}"
     # Privacy: what visitors typed in the end-to-end tests never reaches the INFO logs.
     logged = log.read_text(errors="replace").lower()
-    for typed in ("why do i still feel attached", "robin@example.org", "better off without me", "kill myself"):
+    for typed in (
+        "why do i still feel attached",
+        "robin@example.org",
+        "better off without me",
+        "kill myself",
+    ):
         assert typed not in logged, f"visitor text in the server logs: {typed!r}"
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
         assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"

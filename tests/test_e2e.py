@@ -66,3 +66,30 @@ def test_the_rasa_http_api_refuses_requests_without_the_token(live_haven) -> Non
     assert status(f"{live_haven.rasa}/status") == 401
     assert status(f"{live_haven.rasa}/conversations/x/tracker") == 401
     assert status(f"{live_haven.rasa}/status?token=test-api-token") == 200
+
+
+def test_forgetting_a_conversation_deletes_it_on_the_rasa_server(live_haven) -> None:
+    sender = uuid.uuid4().hex
+    say(live_haven, "hi", sender)
+    say(live_haven, "what is a trauma bond", sender)
+    token = "?token=test-api-token"
+
+    def user_events() -> List[Dict[str, Any]]:
+        url = f"{live_haven.rasa}/conversations/{sender}/tracker{token}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return [e for e in json.loads(response.read())["events"] if e["event"] == "user"]
+
+    assert len(user_events()) == 2
+    request = urllib.request.Request(f"{live_haven.site}/api/conversations/{sender}/forget", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+    assert user_events() == []
+    assert status(f"{live_haven.site}/api/conversations/not-an-id/forget") in (400, 405)
+
+
+def test_the_site_serves_crisis_resources_for_the_locale(live_haven) -> None:
+    url = f"{live_haven.site}/api/crisis-resources?locale=en-GB"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.headers["Cache-Control"] == "no-store"
+        body = json.loads(response.read())
+    assert body["region"] == "UK" and body["emergency_number"] == "999"

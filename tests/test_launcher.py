@@ -8,12 +8,14 @@ import time
 
 import pytest
 
-from haven import launcher, settings as settings_module
+from haven import launcher
+from haven import settings as settings_module
 
 SERVER = (
     "import http.server, os, subprocess, sys;"
     "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']);"  # a grandchild
-    "http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]), bind='127.0.0.1')"
+    "http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler,"
+    " port=int(sys.argv[1]), bind='127.0.0.1')"
 )
 
 
@@ -26,13 +28,19 @@ def _alive(pid: int) -> bool:
         return stat.read().split()[2] != "Z"
 
 
-def test_rasa_api_is_only_enabled_with_a_token() -> None:
-    without = launcher.services(settings_module.load({}))
-    rasa = next(s for s in without if s.name == "rasa server")
-    assert "--enable-api" not in rasa.argv
-    with_token = launcher.services(settings_module.load({"RASA_AUTH_TOKEN": "s3cret"}))
-    rasa = next(s for s in with_token if s.name == "rasa server")
-    assert rasa.argv[rasa.argv.index("--enable-api") :][:3] == ["--enable-api", "--auth-token", "s3cret"]
+def test_rasa_api_is_never_enabled_without_a_token() -> None:
+    def api_args(env):
+        services = {s.name: s for s in launcher.services(settings_module.load(env))}
+        rasa, site = services["rasa server"], services["website"]
+        args = rasa.argv[rasa.argv.index("--enable-api") :][:3]
+        assert args[:2] == ["--enable-api", "--auth-token"]
+        assert site.env["HAVEN_RASA_API_TOKEN"] == args[2], "the website server gets the same token"
+        assert args[2] not in repr(site), "the token is kept out of reprs (and so out of logs)"
+        return args[2]
+
+    assert api_args({"RASA_AUTH_TOKEN": "s3cret"}) == "s3cret"
+    first, second = api_args({}), api_args({})
+    assert len(first) >= 40 and first != second, "without RASA_AUTH_TOKEN: a random token per launch"
 
 
 def test_missing_model_is_a_clear_error(tmp_path) -> None:
@@ -74,7 +82,9 @@ def test_busy_port_is_reported_before_anything_starts(tmp_path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        stack = launcher.Stack(settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path), "SITE_PORT": str(port)}))
+        stack = launcher.Stack(
+            settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path), "SITE_PORT": str(port)})
+        )
         with pytest.raises(launcher.StackError, match=str(port)):
             stack.start()
         assert all(s.process is None for s in stack.services)

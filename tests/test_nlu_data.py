@@ -127,7 +127,7 @@ def test_training_files_parse():
     for path in training_files():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert isinstance(data, dict) and isinstance(data.get("nlu"), list), f"{path.name}: no 'nlu:' list"
-        assert str(data.get("version")) == "3.1", f"{path.name}: version must be \"3.1\""
+        assert str(data.get("version")) == "3.1", f'{path.name}: version must be "3.1"'
 
 
 @pytest.mark.parametrize("intent", TOPIC_INTENTS)

@@ -6,7 +6,9 @@ test-artifacts/widget/. The quick-exit navigation is intercepted, so nothing lea
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from pathlib import Path
 from typing import Iterator, List
 
@@ -205,6 +207,47 @@ def test_clear_conversation_starts_afresh_and_resets_the_old_one_on_the_server(w
     assert any(new_sender in body and "/greet" in body for body in requests)
 
 
+def test_clear_conversation_deletes_the_old_one_on_the_server(widget, live_haven) -> None:
+    widget.goto()
+    widget.open()
+    widget.say("what is a trauma bond")
+    old_sender = widget.page.evaluate(f"() => JSON.parse(sessionStorage.getItem({STORE_KEY!r})).sender")
+    forget_url = f"{live_haven.site}/api/conversations/{old_sender}/forget"
+    with widget.page.expect_response(lambda r: r.url == forget_url) as forgotten:
+        widget.page.click('[data-testid="haven-clear"]')
+    assert forgotten.value.request.method == "POST"
+    assert forgotten.value.status == 204
+    tracker = f"{live_haven.rasa}/conversations/{old_sender}/tracker?token=test-api-token"
+    with urllib.request.urlopen(tracker, timeout=10) as response:
+        events = json.loads(response.read())["events"]
+    assert not [e for e in events if e["event"] == "user"], "nothing the visitor typed is left on the server"
+    widget.assert_no_csp_violations()
+
+
+def test_the_crisis_banner_shows_the_numbers_for_the_widget_locale(widget) -> None:
+    # The page as a host site would configure it: data-locale="en-GB" on the widget's script tag
+    # (set while the page is parsed, before the deferred script runs).
+    widget.page.add_init_script("""
+        new MutationObserver(function () {
+          var script = document.querySelector('script[src*="haven-widget.js"]');
+          if (script) { script.setAttribute("data-locale", "en-GB"); }
+        }).observe(document, { childList: true, subtree: true });
+    """)
+    widget.goto()
+    widget.open()
+    widget.say("honestly everyone would be better off without me")
+    banner = widget.page.get_by_test_id("haven-crisis-banner")
+    assert banner.is_visible()
+    text = banner.inner_text()
+    assert "116 123" in text and "999" in text
+    assert "988" not in text and "911" not in text
+    assert widget.page.locator('[data-testid="haven-crisis-actions"] a[href="tel:999"]').count() == 1
+    locale = "() => document.querySelector('script[src*=\"haven-widget.js\"]').dataset.locale"
+    assert widget.page.evaluate(locale) == "en-GB"
+    widget.shot("04b-crisis-banner-en-GB")
+    widget.assert_no_csp_violations()
+
+
 @pytest.mark.parametrize("how", ["button", "escape twice"])
 def test_quick_exit_leaves_at_once_and_clears_the_conversation(widget, how) -> None:
     widget.page.route(EXIT_PATTERN, lambda route: route.fulfill(
@@ -215,6 +258,11 @@ def test_quick_exit_leaves_at_once_and_clears_the_conversation(widget, how) -> N
     widget.say("what is a trauma bond")
     assert widget.stored() is not None
     widget.shot(f"06-before-quick-exit-{how.replace(' ', '-')}")
+    sender = widget.page.evaluate(f"() => JSON.parse(sessionStorage.getItem({STORE_KEY!r})).sender")
+    forgets: List[str] = []
+    widget.page.on(
+        "request", lambda r: forgets.append(r.method + " " + r.url) if "/forget" in r.url else None
+    )
     if how == "button":
         widget.page.click('[data-testid="haven-quick-exit"]')
     else:
@@ -223,6 +271,7 @@ def test_quick_exit_leaves_at_once_and_clears_the_conversation(widget, how) -> N
         widget.page.keyboard.press("Escape")
     widget.page.wait_for_url(EXIT_PATTERN)
     assert widget.page.title() == "Weather"
+    assert forgets == [f"POST {widget.site}/api/conversations/{sender}/forget"], "deleted on the server too"
     # Back on the site in the same tab: nothing of the conversation is left.
     widget.goto()
     assert widget.stored() is None
@@ -256,6 +305,19 @@ def test_unreachable_server_gets_a_kind_message_with_the_crisis_numbers(widget) 
     assert "can\u2019t reach Haven right now" in message
     assert "988" in message and "911" in message
     widget.shot("08-unreachable")
+
+
+def test_without_the_crisis_resources_the_widget_keeps_the_us_numbers(widget) -> None:
+    widget.page.route("**/api/crisis-resources*", lambda route: route.abort())
+    widget.page.route("**/webhooks/rest/webhook", lambda route: route.abort())
+    widget.goto()
+    widget.page.click('[data-testid="haven-launcher"]')
+    widget.wait_for_replies(0)
+    message = widget.page.locator(BOT).last.inner_text()
+    assert "988 (Suicide & Crisis Lifeline)" in message and "911" in message
+    actions = widget.page.get_by_test_id("haven-crisis-actions")
+    assert actions.locator('a[href="tel:988"]').count() == 1
+    assert actions.locator('a[href="tel:911"]').count() == 1
 
 
 def test_works_at_360_px_wide(browser, live_haven) -> None:

@@ -15,8 +15,8 @@ from sanic.request import Request
 
 from haven import settings as settings_module
 from haven.settings import Settings
+from website import api, security, staff
 from website import article as article_module
-from website import security, staff
 
 STATIC_DIR = settings_module.ROOT / "website" / "static"
 TEMPLATES = Environment(
@@ -54,4 +54,5 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
 
     app.static("/static", str(STATIC_DIR), name="static")
     app.blueprint(staff.create_blueprint(TEMPLATES))
+    app.blueprint(api.create_blueprint())
     return app

@@ -11,7 +11,10 @@
  *
  * Privacy: the conversation (sender id, messages, crisis banner) lives in sessionStorage only, so it
  * is gone when the tab closes; nothing is ever written to localStorage or cookies. Visitor and bot
- * text is only ever inserted as text nodes.
+ * text is only ever inserted as text nodes. "Clear conversation" and "Quick exit" also ask the site
+ * (POST /api/conversations/<id>/forget, same origin as this script) to delete it on the server.
+ * The crisis banner shows the numbers for the locale's region (GET /api/crisis-resources, from
+ * safety/hotlines.yml); if that fails it keeps the US numbers below.
  */
 (function () {
   "use strict";
@@ -28,7 +31,9 @@
     articleTitle: data.articleTitle || "the article",
     articleUrl: data.articleUrl || "/",
     exitUrl: data.exitUrl || "https://www.google.com/search?q=weather",
-    css: data.css || script.src.replace(/\.js(\?.*)?$/, ".css")
+    css: data.css || script.src.replace(/\.js(\?.*)?$/, ".css"),
+    // The website server that serves this script: crisis numbers by region, forgetting a conversation.
+    siteUrl: new URL(script.src, document.baseURI).origin
   };
   var STORE_KEY = "haven-widget:v1";
   var TIMEOUT_MS = 30000;
@@ -45,6 +50,7 @@
     crisisCall988: "Call 988",
     crisisText988: "Text 988",
     crisisCall911: "Call 911",
+    crisisCall: "Call ",
     crisisBody: "988 Suicide & Crisis Lifeline, any time. If you are in immediate danger, call 911.",
     log: "Conversation with " + config.title,
     inputLabel: "Your message",
@@ -55,10 +61,12 @@
     bot: config.title + " said:",
     source: "From the article: ",
     booking: "Your booking reference: ",
+    unreachableStart: "I can\u2019t reach " + config.title + " right now. Please try again in a moment. ",
     unreachable: "I can\u2019t reach " + config.title + " right now. Please try again in a moment. " +
       "If you are in crisis, call or text 988 (Suicide & Crisis Lifeline), or call 911 if you are in danger.",
     exitPage: "\u2026"
   };
+  var SENDER_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
   /* ------------------------------------------------------------------ state (sessionStorage only) */
 
@@ -154,12 +162,12 @@
     "class": "haven-crisis", "data-testid": "haven-crisis-banner", role: "region", "aria-label": TEXT.crisisTitle, hidden: true
   }, [
     el("p", { "class": "haven-crisis-title", text: TEXT.crisisTitle }),
-    el("p", { "class": "haven-crisis-actions" }, [
+    el("p", { "class": "haven-crisis-actions", "data-testid": "haven-crisis-actions" }, [
       el("a", { href: "tel:988", text: TEXT.crisisCall988 }),
       el("a", { href: "sms:988", text: TEXT.crisisText988 }),
       el("a", { href: "tel:911", text: TEXT.crisisCall911 })
     ]),
-    el("p", { "class": "haven-crisis-body", text: TEXT.crisisBody })
+    el("div", { "class": "haven-crisis-body", "data-testid": "haven-crisis-body" }, [el("p", { text: TEXT.crisisBody })])
   ]);
   var log = el("div", { "class": "haven-log", role: "log", "aria-live": "polite", "aria-label": TEXT.log, tabindex: "0" });
   var typing = el("div", { "class": "haven-typing", "data-testid": "haven-typing", hidden: true }, [
@@ -188,6 +196,50 @@
   ]);
   var root = el("div", { "class": "haven-root" }, [panel, launcher]);
   document.body.appendChild(root);
+
+  /* ------------------------------------------------------------------ crisis numbers for the visitor's region */
+
+  function replaceChildren(node, children) {
+    while (node.firstChild) { node.removeChild(node.firstChild); }
+    children.forEach(function (child) { node.appendChild(child); });
+  }
+
+  function isText(value) { return typeof value === "string" && value.length > 0 && value.length < 500; }
+
+  /** The reviewed numbers of safety/hotlines.yml (GET /api/crisis-resources); the US text stays otherwise. */
+  function applyCrisisResources(r) {
+    var lines = r && r.lines && Array.isArray(r.lines.suicide) ? r.lines.suicide.filter(isText) : [];
+    if (!r || !isText(r.emergency_number) || !isText(r.help_number) || !isText(r.help_line) || !lines.length) { return; }
+    var actions = crisisBanner.querySelector(".haven-crisis-actions");
+    var body = crisisBanner.querySelector(".haven-crisis-body");
+    replaceChildren(actions, [
+      el("a", { href: "tel:" + r.help_number.replace(/[^0-9]/g, ""), text: TEXT.crisisCall + r.help_number }),
+      el("a", { href: "tel:" + r.emergency_number.replace(/[^0-9]/g, ""), text: TEXT.crisisCall + r.emergency_number })
+    ]);
+    replaceChildren(body, lines.map(function (line) { return el("p", { text: line }); }));
+    TEXT.unreachable = TEXT.unreachableStart + r.help_line;
+  }
+
+  function loadCrisisResources() {
+    if (!window.fetch) { return; }
+    fetch(config.siteUrl + "/api/crisis-resources?locale=" + encodeURIComponent(config.locale), {
+      credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store"
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(applyCrisisResources, function () { /* keep the built-in US numbers */ });
+  }
+
+  /** Delete a conversation on the server (not only restart it); fire and forget. */
+  function forgetOnServer(sender, beacon) {
+    if (!SENDER_ID.test(sender || "")) { return; }
+    var url = config.siteUrl + "/api/conversations/" + encodeURIComponent(sender) + "/forget";
+    try {
+      if (beacon && navigator.sendBeacon && navigator.sendBeacon(url)) { return; }
+      fetch(url, { method: "POST", credentials: "omit", referrerPolicy: "no-referrer", keepalive: true })
+        .catch(function () { /* best effort: the id is never reused */ });
+    } catch (e) { /* best effort */ }
+  }
 
   /* ------------------------------------------------------------------ rendering */
 
@@ -355,7 +407,9 @@
 
   function clearConversation() {
     var oldSender = state.sender;
-    post(oldSender, "/restart", true).catch(function () { /* best effort: the id is never reused */ });
+    var restart = post(oldSender, "/restart", true).catch(function () { /* best effort: the id is never reused */ });
+    // After the restart (and anything still on its way for the old id), delete what the server kept.
+    Promise.all([queue, restart]).then(function () { forgetOnServer(oldSender, false); });
     forgetState();
     state = freshState();
     pending = 0;
@@ -365,6 +419,7 @@
   }
 
   function quickExit_() {
+    forgetOnServer(state.sender, true);
     forgetState();
     state = freshState();
     while (log.firstChild) { log.removeChild(log.firstChild); }
@@ -405,6 +460,7 @@
     });
   });
 
+  loadCrisisResources();
   renderAll();
   if (state.open) { open({ focus: false }); }
 })();
