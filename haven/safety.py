@@ -49,7 +49,6 @@ class SafetyDataError(ValueError):
 @dataclass(frozen=True)
 class SafetyData:
     default_region: str
-    help_lines: Mapping[str, str]
     followup: str
     followup_booking_paused: str
     continue_booking: str
@@ -57,10 +56,21 @@ class SafetyData:
 
     def region(self, wanted: Optional[str]) -> str:
         wanted = (wanted or "").upper()
-        return wanted if wanted in self.help_lines else self.default_region
+        return wanted if wanted in self.resources else self.default_region
 
     def help_line(self, region: Optional[str]) -> str:
-        return self.help_lines[self.region(region)]
+        return self.resources[self.region(region)].help_line
+
+    def visitor_region(
+        self, region: Optional[str] = None, locale: Optional[str] = None, fallback: Optional[str] = None
+    ) -> str:
+        """The region for a visitor: an explicit region code (GB counts as UK), else the locale's
+        country, else `fallback`, else the default. Shared by the crisis detector and the widget API."""
+        code = str(region or "").strip().upper()
+        code = COUNTRY_TO_REGION.get(code, code)
+        if code in self.resources:
+            return code
+        return self.region_for_locale(locale, fallback)
 
     def region_for_locale(self, locale: Optional[str], fallback: Optional[str] = None) -> str:
         """en-GB -> UK, en-CA -> CA, ...; a locale without a known country -> `fallback` (or the default)."""
@@ -70,7 +80,7 @@ class SafetyData:
             if len(part) == 2 and part.isalpha():
                 country = part.upper()
                 code = COUNTRY_TO_REGION.get(country, country)
-                if code in self.help_lines:
+                if code in self.resources:
                     return code
                 break
         return self.region(fallback)
@@ -106,7 +116,6 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
             raise SafetyDataError(f"{directory / 'crisis_copy.yml'}: {key!r} is missing")
     return SafetyData(
         default_region=hotlines["default_region"],
-        help_lines={code: " ".join(r["help_line"].split()) for code, r in regions.items()},
         followup=" ".join(copy["followup"].split()),
         followup_booking_paused=" ".join(copy["followup_booking_paused"].split()),
         continue_booking=copy["continue_booking"],

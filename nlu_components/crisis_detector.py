@@ -48,6 +48,8 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
+from haven import safety
+
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
@@ -179,9 +181,6 @@ class CrisisDetector(GraphComponent):
             # The classifier's own `crisis` intent counts only at or above this confidence: below
             # it, ordinary hurt ("he hurt my feelings again") raised too many false alarms.
             "classifier_threshold": 0.0,
-            # Crisis resources region when the message metadata carries none (haven/settings.py
-            # reads HAVEN_REGION; the widget sends its locale).
-            "regions": ["US", "UK", "CA", "AU"],
         }
 
     @staticmethod
@@ -442,17 +441,12 @@ class CrisisDetector(GraphComponent):
         return None
 
     def region(self, metadata: Any) -> str:
-        """The visitor's crisis-resources region: metadata `region`, else the locale's country."""
-        regions = [str(r).upper() for r in self.component_config.get("regions") or []]
-        default = str(self.component_config.get("default_region") or "").upper()
-        if isinstance(metadata, dict):
-            wanted = str(metadata.get("region") or "").upper()
-            locale = str(metadata.get("locale") or "")
-            country = re.split(r"[-_]", locale)[-1].upper() if re.search(r"[-_]", locale) else ""
-            for candidate in (wanted, {"GB": "UK"}.get(country, country)):
-                if candidate in regions:
-                    return candidate
-        return default if default in regions else (regions[0] if regions else "US")
+        """The visitor's crisis-resources region from the message metadata (`region`, else the
+        locale's country), else `default_region` (HAVEN_REGION); the regions are safety/hotlines.yml's."""
+        metadata = metadata if isinstance(metadata, dict) else {}
+        return safety.load().visitor_region(
+            metadata.get("region"), metadata.get("locale"), self.component_config.get("default_region")
+        )
 
     # ---------------------------------------------------------------- detection
     def detect(

@@ -31,12 +31,7 @@ def create_blueprint() -> Blueprint:
     async def crisis_resources(request: Request) -> response.HTTPResponse:
         settings = request.app.ctx.settings
         data = safety.load()
-        region = (request.args.get("region") or "").strip().upper()
-        if region:
-            code = safety.COUNTRY_TO_REGION.get(region, region)
-            code = data.region(code if code in data.help_lines else settings.region)
-        else:
-            code = data.region_for_locale(request.args.get("locale"), settings.region)
+        code = data.visitor_region(request.args.get("region"), request.args.get("locale"), settings.region)
         return response.json(data.region_resources(code).as_json(), headers=NO_STORE)
 
     @bp.post("/conversations/<sender_id:str>/forget")
