@@ -15,7 +15,7 @@ from sanic.request import Request
 
 from haven import settings as settings_module
 from haven.settings import Settings
-from website import api, security, staff
+from website import api, security, staff, widget
 from website import article as article_module
 
 STATIC_DIR = settings_module.ROOT / "website" / "static"
@@ -51,6 +51,15 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         article = article_module.load(settings.content_dir)
         page = TEMPLATES.get_template("index.html").render(rasa_url=settings.rasa_url, article=article)
         return response.html(page)
+
+    # The widget's script with its reviewed words and the default crisis numbers in it (website/widget.py);
+    # built now, so a malformed content/widget.yml stops the server at start. Registered before the
+    # static files: a fixed path wins over the static route's pattern.
+    widget_script = widget.build_script(settings)
+
+    @app.get("/static/haven-widget.js")
+    async def widget_js(_: Request) -> response.HTTPResponse:
+        return response.text(widget_script, content_type="text/javascript; charset=utf-8")
 
     app.static("/static", str(STATIC_DIR), name="static")
     app.blueprint(staff.create_blueprint(TEMPLATES))

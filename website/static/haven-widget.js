@@ -1,72 +1,116 @@
 /*
- * Haven chat widget: plain JavaScript, no build step, no third-party code.
+ * Haven chat widget: plain JavaScript, no build step, no third-party code, and no words of its own.
  *
- *   <script src="/static/haven-widget.js" data-rasa-url="https://rasa.example" data-title="Haven"
- *           data-locale="en-US" defer></script>
+ *   <script src="https://SITE/static/haven-widget.js" data-rasa-url="https://rasa.example"
+ *           data-title="Haven" data-locale="en-US" defer></script>
  *
  * Optional attributes: data-article-title, data-article-url (page holding the article's heading
  * anchors, default "/"), data-exit-url (where "Quick exit" goes), data-css (stylesheet URL; default:
- * haven-widget.css next to this script). Colours are CSS custom properties (see haven-widget.css).
+ * haven-widget.css next to this script), and colours: data-accent-color, data-background-color,
+ * data-text-color, data-bot-color (any CSS colour). Colours can also be set as CSS custom properties
+ * (see haven-widget.css). Whatever the colours, the widget keeps its text readable: a text colour that
+ * would fall below WCAG AA contrast on its background is replaced by black or white (or a darker or
+ * lighter shade of it), see ensureReadable().
  * Any element on the page with data-haven-send="/payload" opens the chat and sends that payload.
+ *
+ * Words: every visible or spoken word comes from content/widget.yml, which the website server puts
+ * in place of the marker below when it serves this file (website/widget.py), together with the default
+ * region's crisis numbers (safety/hotlines.yml). The numbers for the visitor's own region come from
+ * GET /api/crisis-resources?locale=...; until then, or if that fails, the default region's stay.
  *
  * Privacy: the conversation (sender id, messages, crisis banner) lives in sessionStorage only, so it
  * is gone when the tab closes; nothing is ever written to localStorage or cookies. Visitor and bot
  * text is only ever inserted as text nodes. "Clear conversation" and "Quick exit" also ask the site
  * (POST /api/conversations/<id>/forget, same origin as this script) to delete it on the server.
- * The crisis banner shows the numbers for the locale's region (GET /api/crisis-resources, from
- * safety/hotlines.yml); if that fails it keeps the US numbers below.
+ * "Quick exit" is on the page whenever the widget is: beside the launcher while the chat is closed,
+ * at the top of the chat while it is open (one button, moved), and Esc twice works everywhere.
  */
 (function () {
   "use strict";
 
   var script = document.currentScript;
   if (!script || window.__havenWidget) { return; }
+
+  // Replaced by the website server with {"copy", "default_locale", "crisis", "explanations"}.
+  var DATA = /* haven:data */ null;
+  if (!DATA || !DATA.copy || !DATA.copy[DATA.default_locale] || !DATA.crisis) {
+    // Served without its words and numbers (not by the Haven website server): a widget that cannot
+    // say anything, nor give a crisis number, must not appear. The host page's own notice remains.
+    if (window.console) { console.error("haven-widget: load this script from the Haven website server"); }
+    return;
+  }
   window.__havenWidget = true;
 
   var data = script.dataset;
   var config = {
     rasaUrl: (data.rasaUrl || "").replace(/\/+$/, ""),
-    title: data.title || "Haven",
-    locale: data.locale || navigator.language || "en-US",
-    articleTitle: data.articleTitle || "the article",
+    title: data.title || "",
+    locale: data.locale || navigator.language || "",
+    articleTitle: data.articleTitle || "",
     articleUrl: data.articleUrl || "/",
     exitUrl: data.exitUrl || "https://www.google.com/search?q=weather",
     css: data.css || script.src.replace(/\.js(\?.*)?$/, ".css"),
     // The website server that serves this script: crisis numbers by region, forgetting a conversation.
     siteUrl: new URL(script.src, document.baseURI).origin
   };
+  var COLOR_OPTIONS = {
+    accentColor: "--haven-accent",
+    backgroundColor: "--haven-bg",
+    textColor: "--haven-text",
+    botColor: "--haven-bot-bg"
+  };
   var STORE_KEY = "haven-widget:v1";
   var TIMEOUT_MS = 30000;
   var ESC_WINDOW_MS = 1500;
-
-  var TEXT = {
-    launcher: "Chat with " + config.title,
-    close: "Close chat",
-    quickExit: "Quick exit",
-    quickExitHint: "Leave this page now (or press Esc twice)",
-    clear: "Clear conversation",
-    notice: "Not an emergency service \u2014 in crisis call or text 988, or 911",
-    crisisTitle: "You deserve support right now.",
-    crisisCall988: "Call 988",
-    crisisText988: "Text 988",
-    crisisCall911: "Call 911",
-    crisisCall: "Call ",
-    crisisBody: "988 Suicide & Crisis Lifeline, any time. If you are in immediate danger, call 911.",
-    log: "Conversation with " + config.title,
-    inputLabel: "Your message",
-    placeholder: "Type your question\u2026",
-    send: "Send",
-    typing: config.title + " is typing",
-    you: "You said:",
-    bot: config.title + " said:",
-    source: "From the article: ",
-    booking: "Your booking reference: ",
-    unreachableStart: "I can\u2019t reach " + config.title + " right now. Please try again in a moment. ",
-    unreachable: "I can\u2019t reach " + config.title + " right now. Please try again in a moment. " +
-      "If you are in crisis, call or text 988 (Suicide & Crisis Lifeline), or call 911 if you are in danger.",
-    exitPage: "\u2026"
-  };
   var SENDER_ID = /^[A-Za-z0-9_-]{16,64}$/;
+  var CATEGORIES = ["suicide", "self_harm", "danger"];
+
+  /* ------------------------------------------------------------------ words (content/widget.yml) */
+
+  /** The copy for the locale: en-GB -> "en-gb", then "en", then the default locale. */
+  function pickLocale(locale) {
+    var wanted = String(locale || "").toLowerCase().replace(/_/g, "-");
+    var candidates = [wanted, wanted.split("-")[0], DATA.default_locale];
+    for (var i = 0; i < candidates.length; i++) {
+      if (candidates[i] && DATA.copy[candidates[i]]) { return candidates[i]; }
+    }
+    return DATA.default_locale;
+  }
+
+  var LANG = pickLocale(config.locale);
+
+  function template(key) {
+    var own = DATA.copy[LANG] || {};
+    var text = own[key] !== undefined ? own[key] : DATA.copy[DATA.default_locale][key];
+    if (typeof text !== "string") {
+      if (window.console) { console.error("haven-widget: no copy for this key:", key); }
+      return "";
+    }
+    return text;
+  }
+
+  /** A copy text with its {placeholders} filled: a list of strings and DOM nodes (links). */
+  function parts(key, values) {
+    var out = [];
+    template(key).split(/\{([a-z_]+)\}/).forEach(function (piece, index) {
+      if (index % 2 === 0) { if (piece) { out.push(piece); } return; }
+      var value = values ? values[piece] : undefined;
+      if (value === undefined || value === null) {
+        if (window.console) { console.error("haven-widget: no value for this placeholder:", piece, key); }
+        return;
+      }
+      out.push(typeof value === "object" ? value : String(value));
+    });
+    return out;
+  }
+
+  /** A copy text with its {placeholders} filled, as plain text. */
+  function t(key, values) {
+    return parts(key, values).map(function (p) { return typeof p === "string" ? p : p.textContent; }).join("");
+  }
+
+  config.title = config.title || t("title");
+  var TITLE = { title: config.title };
 
   /* ------------------------------------------------------------------ state (sessionStorage only) */
 
@@ -78,7 +122,7 @@
   }
 
   function freshState() {
-    return { sender: newSender(), messages: [], crisis: false, greeted: false, open: false };
+    return { sender: newSender(), messages: [], crisis: false, category: null, greeted: false, open: false };
   }
 
   function loadState() {
@@ -115,25 +159,49 @@
     return node;
   }
 
+  function replaceChildren(node, children) {
+    while (node.firstChild) { node.removeChild(node.firstChild); }
+    children.forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+  }
+
   /** Same anchor ids as website/article.py `slug`. */
   function slug(text) {
     return String(text).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
   }
 
-  var TOKEN = /(\*\*[^*\n]+\*\*|https?:\/\/[^\s<>"']+)/g;
+  function telLink(number, text) {
+    return el("a", { href: "tel:" + String(number).replace(/[^0-9+]/g, ""), text: text || number });
+  }
 
-  /** Bot text as DOM nodes: plain text, **bold** and http(s) links only; never parsed as HTML. */
+  // **bold**, [label](url) and bare http(s) URLs; everything else is text.
+  var TOKEN = /(\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\s]+\)|https?:\/\/[^\s<>\u0022\u0027]+)/g;
+  var SAFE_URL = /^(https?:\/\/|mailto:|tel:)/i;
+
+  function link(url, label) {
+    var external = /^https?:/i.test(url);
+    return el("a", {
+      href: url, text: label, target: external ? "_blank" : null, rel: external ? "noopener noreferrer" : null
+    });
+  }
+
+  /** Bot text as DOM nodes: plain text, **bold** and safe links only; never parsed as HTML. */
   function richText(parent, text) {
     String(text).split("\n").forEach(function (line, index) {
       if (index > 0) { parent.appendChild(el("br")); }
       line.split(TOKEN).forEach(function (part) {
         if (!part) { return; }
+        var label = /^\[([^\]\n]+)\]\(([^)\s]+)\)$/.exec(part);
         if (/^\*\*[^*\n]+\*\*$/.test(part)) {
           parent.appendChild(el("strong", { text: part.slice(2, -2) }));
+        } else if (label) {
+          // A link to anything but the web, mail or a phone (javascript:, data:, ...) stays text.
+          parent.appendChild(SAFE_URL.test(label[2]) ? link(label[2], label[1]) : document.createTextNode(part));
         } else if (/^https?:\/\//.test(part)) {
           var trail = (part.match(/[.,;:!?)]+$/) || [""])[0];
           var url = trail ? part.slice(0, -trail.length) : part;
-          parent.appendChild(el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url }));
+          parent.appendChild(link(url, url));
           if (trail) { parent.appendChild(document.createTextNode(trail)); }
         } else {
           parent.appendChild(document.createTextNode(part));
@@ -144,80 +212,220 @@
 
   /* ------------------------------------------------------------------ build the widget */
 
+  var stylesheet = null;
   if (config.css) {
-    document.head.appendChild(el("link", { rel: "stylesheet", href: config.css }));
+    stylesheet = el("link", { rel: "stylesheet", href: config.css });
+    document.head.appendChild(stylesheet);
   }
 
   var launcher = el("button", {
     type: "button", "class": "haven-launcher", "data-testid": "haven-launcher",
-    "aria-expanded": "false", "aria-controls": "haven-panel", text: TEXT.launcher
+    "aria-expanded": "false", "aria-controls": "haven-panel", text: t("launcher", TITLE)
   });
-  var closeButton = el("button", { type: "button", "class": "haven-icon-button", "aria-label": TEXT.close, text: "\u00d7" });
+  var closeButton = el("button", {
+    type: "button", "class": "haven-icon-button", "aria-label": t("close"), text: t("close_symbol")
+  });
   var quickExit = el("button", {
     type: "button", "class": "haven-quick-exit", "data-testid": "haven-quick-exit",
-    title: TEXT.quickExitHint, "aria-describedby": "haven-exit-hint", text: TEXT.quickExit
+    title: t("quick_exit_hint"), "aria-describedby": "haven-exit-hint", text: t("quick_exit")
   });
-  var clearButton = el("button", { type: "button", "class": "haven-text-button", "data-testid": "haven-clear", text: TEXT.clear });
+  var clearButton = el("button", { type: "button", "class": "haven-text-button", "data-testid": "haven-clear", text: t("clear") });
+  var notice = el("p", { "class": "haven-notice", "data-testid": "haven-notice" });
+  var crisisActions = el("p", { "class": "haven-crisis-actions", "data-testid": "haven-crisis-actions" });
+  var crisisBody = el("div", { "class": "haven-crisis-body", "data-testid": "haven-crisis-body" });
   var crisisBanner = el("div", {
-    "class": "haven-crisis", "data-testid": "haven-crisis-banner", role: "region", "aria-label": TEXT.crisisTitle, hidden: true
-  }, [
-    el("p", { "class": "haven-crisis-title", text: TEXT.crisisTitle }),
-    el("p", { "class": "haven-crisis-actions", "data-testid": "haven-crisis-actions" }, [
-      el("a", { href: "tel:988", text: TEXT.crisisCall988 }),
-      el("a", { href: "sms:988", text: TEXT.crisisText988 }),
-      el("a", { href: "tel:911", text: TEXT.crisisCall911 })
-    ]),
-    el("div", { "class": "haven-crisis-body", "data-testid": "haven-crisis-body" }, [el("p", { text: TEXT.crisisBody })])
-  ]);
-  var log = el("div", { "class": "haven-log", role: "log", "aria-live": "polite", "aria-label": TEXT.log, tabindex: "0" });
-  var typing = el("div", { "class": "haven-typing", "data-testid": "haven-typing", hidden: true }, [
-    el("span", { "class": "haven-sr", text: TEXT.typing }),
+    "class": "haven-crisis", "data-testid": "haven-crisis-banner", role: "region", "aria-label": t("crisis_title"), hidden: true
+  }, [el("p", { "class": "haven-crisis-title", text: t("crisis_title") }), crisisActions, crisisBody]);
+  var log = el("div", { "class": "haven-log", role: "log", "aria-live": "polite", "aria-label": t("log_label", TITLE), tabindex: "0" });
+  var typing = el("div", { "class": "haven-typing", "data-testid": "haven-typing", role: "status", hidden: true }, [
+    el("span", { "class": "haven-sr", text: t("typing", TITLE) }),
     el("span", { "class": "haven-dot", "aria-hidden": "true" }),
     el("span", { "class": "haven-dot", "aria-hidden": "true" }),
     el("span", { "class": "haven-dot", "aria-hidden": "true" })
   ]);
   var input = el("input", {
     id: "haven-input", type: "text", "class": "haven-input", "data-testid": "haven-input",
-    autocomplete: "off", maxlength: "1000", placeholder: TEXT.placeholder
+    autocomplete: "off", maxlength: "1000", placeholder: t("placeholder")
   });
-  var sendButton = el("button", { type: "submit", "class": "haven-send", "data-testid": "haven-send", text: TEXT.send });
+  var sendButton = el("button", { type: "submit", "class": "haven-send", "data-testid": "haven-send", text: t("send") });
   var form = el("form", { "class": "haven-form" }, [
-    el("label", { "for": "haven-input", "class": "haven-sr", text: TEXT.inputLabel }), input, sendButton
+    el("label", { "for": "haven-input", "class": "haven-sr", text: t("input_label") }), input, sendButton
   ]);
+  var toolbar = el("div", { "class": "haven-toolbar" }, [clearButton]);
   var panel = el("section", {
     id: "haven-panel", "class": "haven-panel", role: "dialog", "aria-label": config.title, hidden: true
   }, [
     el("div", { "class": "haven-header" }, [el("h2", { "class": "haven-title", text: config.title }), closeButton]),
-    el("div", { "class": "haven-toolbar" }, [
-      quickExit, el("span", { id: "haven-exit-hint", "class": "haven-sr", text: TEXT.quickExitHint }), clearButton
-    ]),
-    el("p", { "class": "haven-notice", "data-testid": "haven-notice", text: TEXT.notice }),
-    crisisBanner, log, typing, form
+    toolbar, notice, crisisBanner, log, typing, form
   ]);
-  var root = el("div", { "class": "haven-root" }, [panel, launcher]);
+  var dock = el("div", { "class": "haven-dock" }, [quickExit, launcher]);
+  var root = el("div", { "class": "haven-root", lang: LANG }, [
+    panel, dock, el("span", { id: "haven-exit-hint", "class": "haven-sr", text: t("quick_exit_hint") })
+  ]);
   document.body.appendChild(root);
+
+  /** One Quick exit button: beside the launcher while the chat is closed, atop the chat while open. */
+  function placeQuickExit(inPanel) {
+    var home = inPanel ? toolbar : dock;
+    if (quickExit.parentNode !== home) { home.insertBefore(quickExit, home.firstChild); }
+  }
+
+  /* ------------------------------------------------------------------ colours that stay readable */
+
+  var BLACK = [0, 0, 0, 1];
+  var WHITE = [255, 255, 255, 1];
+  // [text colour, the backgrounds it is read on, the contrast it needs, how to fix it]. 4.5:1 for
+  // text (WCAG 1.4.3), 3:1 for borders and focus rings (1.4.11). "bw": black or white, whichever
+  // reads better; "shade": the same colour made darker or lighter, just enough. "page" is the host
+  // page's background, which the launcher and Quick exit sit on while the chat is closed.
+  var READABLE = [
+    ["--haven-on-accent", ["--haven-accent", "--haven-accent-hover"], 4.5, "bw"],
+    ["--haven-text", ["--haven-bg"], 4.5, "bw"],
+    ["--haven-bot-text", ["--haven-bot-bg"], 4.5, "bw"],
+    ["--haven-muted", ["--haven-bg"], 4.5, "shade"],
+    ["--haven-accent-text", ["--haven-bg", "--haven-bot-bg"], 4.5, "shade"],
+    ["--haven-input-border", ["--haven-bg"], 3, "shade"],
+    ["--haven-launcher-border", ["page"], 3, "shade"],
+    ["--haven-focus", ["--haven-bg", "--haven-bot-bg", "--haven-crisis-bg", "page"], 3, "shade"],
+    ["--haven-exit-text", ["--haven-exit-bg"], 4.5, "bw"],
+    ["--haven-crisis-text", ["--haven-crisis-bg"], 4.5, "bw"]
+  ];
+  var canvas = null;
+
+  /** Any CSS colour as [r, g, b, alpha], or null if it is not one. */
+  function parseColor(value) {
+    value = String(value || "").trim();
+    if (!value) { return null; }
+    canvas = canvas || el("canvas", { width: "1", height: "1" });
+    var context = canvas.getContext("2d", { willReadFrequently: true });
+    if (!context) { return null; }
+    context.fillStyle = "#000";
+    context.fillStyle = value;
+    var asBlack = context.fillStyle;
+    context.fillStyle = "#fff";
+    context.fillStyle = value;
+    if (context.fillStyle !== asBlack) { return null; } // not a colour: the setter ignored it
+    context.clearRect(0, 0, 1, 1);
+    context.fillRect(0, 0, 1, 1);
+    var d = context.getImageData(0, 0, 1, 1).data;
+    return [d[0], d[1], d[2], d[3] / 255];
+  }
+
+  function over(top, bottom) {
+    var a = top[3];
+    return [0, 1, 2].map(function (i) { return top[i] * a + bottom[i] * (1 - a); }).concat([1]);
+  }
+
+  function luminance(c) {
+    var v = [0, 1, 2].map(function (i) {
+      var s = c[i] / 255;
+      return s <= 0.04045 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  }
+
+  function contrast(fg, bg) {
+    bg = over(bg, WHITE);
+    var a = luminance(over(fg, bg));
+    var b = luminance(bg);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }
+
+  function worst(fg, bgs) {
+    return Math.min.apply(null, bgs.map(function (bg) { return contrast(fg, bg); }));
+  }
+
+  function mix(a, b, amount) {
+    return [0, 1, 2].map(function (i) { return Math.round(a[i] + (b[i] - a[i]) * amount); }).concat([1]);
+  }
+
+  function blackOrWhite(bgs) { return worst(BLACK, bgs) >= worst(WHITE, bgs) ? BLACK : WHITE; }
+
+  /** The least change of `fg` towards black or white that reads at `ratio` on every background. */
+  function shade(fg, bgs, ratio) {
+    for (var step = 1; step <= 20; step++) {
+      var darker = mix(fg, BLACK, step / 20);
+      var lighter = mix(fg, WHITE, step / 20);
+      var dark = worst(darker, bgs);
+      var light = worst(lighter, bgs);
+      if (dark >= ratio || light >= ratio) { return dark >= light ? darker : lighter; }
+    }
+    return blackOrWhite(bgs);
+  }
+
+  function cssColor(c) { return "rgb(" + c.slice(0, 3).join(", ") + ")"; }
+
+  /** The host page's colour behind the widget: the first opaque background from <body> up, or white. */
+  function pageBackground() {
+    for (var node = root.parentElement; node; node = node.parentElement) {
+      var color = parseColor(window.getComputedStyle(node).backgroundColor);
+      if (color && color[3] >= 1) { return color; }
+    }
+    return WHITE;
+  }
+
+  function readVar(name) {
+    return name === "page" ? pageBackground() : parseColor(window.getComputedStyle(root).getPropertyValue(name));
+  }
+
+  /** The site owner's colours (data-*-color), then every text colour checked against its backgrounds. */
+  function ensureReadable() {
+    Object.keys(COLOR_OPTIONS).forEach(function (option) {
+      var wanted = data[option] ? parseColor(data[option]) : null;
+      if (wanted) { root.style.setProperty(COLOR_OPTIONS[option], cssColor(over(wanted, WHITE))); }
+    });
+    var accent = readVar("--haven-accent");
+    if (data.accentColor && accent) {
+      // Hover: a step away from the text colour on the accent, so the text only gains contrast.
+      var onAccent = readVar("--haven-on-accent");
+      if (!onAccent || contrast(onAccent, accent) < 4.5) { onAccent = blackOrWhite([accent]); }
+      root.style.setProperty("--haven-accent-hover", cssColor(mix(accent, luminance(onAccent) > 0.5 ? BLACK : WHITE, 0.15)));
+    }
+    READABLE.forEach(function (rule) {
+      var fg = readVar(rule[0]);
+      var bgs = rule[1].map(readVar).filter(Boolean);
+      if (!fg || !bgs.length || worst(fg, bgs) >= rule[2]) { return; }
+      root.style.setProperty(rule[0], cssColor(rule[3] === "bw" ? blackOrWhite(bgs) : shade(fg, bgs, rule[2])));
+    });
+    root.classList.add("haven-ready");
+  }
+
+  if (stylesheet) {
+    stylesheet.addEventListener("load", ensureReadable);
+    stylesheet.addEventListener("error", ensureReadable);
+  } else {
+    ensureReadable();
+  }
 
   /* ------------------------------------------------------------------ crisis numbers for the visitor's region */
 
-  function replaceChildren(node, children) {
-    while (node.firstChild) { node.removeChild(node.firstChild); }
-    children.forEach(function (child) { node.appendChild(child); });
-  }
-
   function isText(value) { return typeof value === "string" && value.length > 0 && value.length < 500; }
 
-  /** The reviewed numbers of safety/hotlines.yml (GET /api/crisis-resources); the US text stays otherwise. */
-  function applyCrisisResources(r) {
-    var lines = r && r.lines && Array.isArray(r.lines.suicide) ? r.lines.suicide.filter(isText) : [];
-    if (!r || !isText(r.emergency_number) || !isText(r.help_number) || !isText(r.help_line) || !lines.length) { return; }
-    var actions = crisisBanner.querySelector(".haven-crisis-actions");
-    var body = crisisBanner.querySelector(".haven-crisis-body");
-    replaceChildren(actions, [
-      el("a", { href: "tel:" + r.help_number.replace(/[^0-9]/g, ""), text: TEXT.crisisCall + r.help_number }),
-      el("a", { href: "tel:" + r.emergency_number.replace(/[^0-9]/g, ""), text: TEXT.crisisCall + r.emergency_number })
+  function isResources(r) {
+    return !!r && isText(r.emergency) && isText(r.emergency_number) && isText(r.help_number) &&
+      !!r.lines && CATEGORIES.every(function (c) { return Array.isArray(r.lines[c]) && r.lines[c].filter(isText).length > 0; });
+  }
+
+  var resources = DATA.crisis;
+
+  /** The notice and the banner from the current region's resources (safety/hotlines.yml). */
+  function renderResources() {
+    var r = resources;
+    replaceChildren(notice, parts("notice", {
+      help_number: telLink(r.help_number), emergency_number: telLink(r.emergency_number)
+    }));
+    replaceChildren(crisisActions, [
+      telLink(r.help_number, t("crisis_call", { number: r.help_number })),
+      telLink(r.emergency_number, t("crisis_call", { number: r.emergency_number }))
     ]);
-    replaceChildren(body, lines.map(function (line) { return el("p", { text: line }); }));
-    TEXT.unreachable = TEXT.unreachableStart + r.help_line;
+    var category = CATEGORIES.indexOf(state.category) >= 0 ? state.category : "suicide";
+    replaceChildren(crisisBody, r.lines[category].filter(isText).map(function (line) { return el("p", { text: line }); }));
+  }
+
+  function unreachableText() {
+    return t("unreachable", {
+      title: config.title, crisis_line: resources.lines.suicide[0], emergency: resources.emergency
+    });
   }
 
   function loadCrisisResources() {
@@ -227,7 +435,9 @@
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       return response.json();
-    }).then(applyCrisisResources, function () { /* keep the built-in US numbers */ });
+    }).then(function (r) {
+      if (isResources(r)) { resources = r; renderResources(); }
+    }, function () { /* keep the default region's numbers, which came with this script */ });
   }
 
   /** Delete a conversation on the server (not only restart it); fire and forget. */
@@ -247,20 +457,20 @@
     var row;
     if (message.from === "user") {
       row = el("div", { "class": "haven-msg haven-msg-user", "data-testid": "haven-message-user" }, [
-        el("span", { "class": "haven-sr", text: TEXT.you + " " }), message.text
+        el("span", { "class": "haven-sr", text: t("user_said") + " " }), message.text
       ]);
     } else if (message.kind === "source") {
       var section = message.section || "";
+      var name = section || config.articleTitle || t("article_fallback");
       var anchor = slug(section || config.articleTitle);
-      row = el("p", { "class": "haven-source", "data-testid": "haven-source" }, [
-        TEXT.source,
-        el("a", { href: config.articleUrl + (anchor ? "#" + anchor : ""), text: section || config.articleTitle })
-      ]);
+      row = el("p", { "class": "haven-source", "data-testid": "haven-source" }, parts("source", {
+        section: el("a", { href: config.articleUrl + (anchor ? "#" + anchor : ""), text: name })
+      }));
     } else {
       row = el("div", {
         "class": "haven-msg haven-msg-bot" + (message.kind === "error" ? " haven-msg-error" : ""),
         "data-testid": "haven-message-bot"
-      }, [el("span", { "class": "haven-sr", text: TEXT.bot + " " })]);
+      }, [el("span", { "class": "haven-sr", text: t("bot_said", TITLE) + " " })]);
       richText(row, message.text || "");
       if (message.buttons && message.buttons.length) {
         var group = el("div", { "class": "haven-buttons", role: "group" });
@@ -279,6 +489,7 @@
     while (log.firstChild) { log.removeChild(log.firstChild); }
     state.messages.forEach(renderMessage);
     crisisBanner.hidden = !state.crisis;
+    renderResources();
     log.scrollTop = log.scrollHeight;
   }
 
@@ -298,6 +509,11 @@
     }
   }
 
+  /** Topics answered from the article (content/topics.yml) get a source line; booking and hand-off don't. */
+  function isExplanation(topic) {
+    return !Array.isArray(DATA.explanations) || DATA.explanations.indexOf(topic) >= 0;
+  }
+
   function handleReply(reply) {
     var custom = reply.custom;
     if (typeof reply.text === "string" && reply.text) {
@@ -308,14 +524,16 @@
     if (custom && typeof custom === "object") {
       if (custom.safety === "crisis") {
         state.crisis = true;
+        state.category = CATEGORIES.indexOf(custom.category) >= 0 ? custom.category : "suicide";
         crisisBanner.hidden = false;
+        renderResources();
         saveState();
       }
-      if (typeof custom.topic === "string" && custom.topic) {
+      if (typeof custom.topic === "string" && custom.topic && isExplanation(custom.topic)) {
         addMessage({ from: "bot", kind: "source", section: typeof custom.section === "string" ? custom.section : "" });
       }
       if (custom.booking && typeof custom.booking.reference === "string") {
-        addMessage({ from: "bot", kind: "text", text: TEXT.booking + custom.booking.reference });
+        addMessage({ from: "bot", kind: "text", text: t("booking_reference", { reference: custom.booking.reference }) });
       }
     }
   }
@@ -376,7 +594,7 @@
         if (first) { log.scrollTop = Math.max(0, first.offsetTop - log.offsetTop - 8); }
       }).catch(function () {
         if (sender !== state.sender) { return; }
-        addMessage({ from: "bot", kind: "error", text: TEXT.unreachable });
+        addMessage({ from: "bot", kind: "error", text: unreachableText() });
       }).then(function () { setTyping(false); });
     });
     return queue;
@@ -386,6 +604,7 @@
 
   function open(options) {
     panel.hidden = false;
+    placeQuickExit(true);
     launcher.setAttribute("aria-expanded", "true");
     root.classList.add("haven-open");
     state.open = true;
@@ -398,6 +617,7 @@
 
   function close() {
     panel.hidden = true;
+    placeQuickExit(false);
     launcher.setAttribute("aria-expanded", "false");
     root.classList.remove("haven-open");
     state.open = false;
@@ -418,19 +638,19 @@
     open();
   }
 
-  function quickExit_() {
+  function leave() {
     forgetOnServer(state.sender, true);
     forgetState();
     state = freshState();
     while (log.firstChild) { log.removeChild(log.firstChild); }
     panel.hidden = true;
-    document.title = TEXT.exitPage;
+    document.title = t("exit_page_title");
     window.location.replace(config.exitUrl);
   }
 
   launcher.addEventListener("click", function () { if (panel.hidden) { open(); } else { close(); } });
   closeButton.addEventListener("click", close);
-  quickExit.addEventListener("click", quickExit_);
+  quickExit.addEventListener("click", leave);
   clearButton.addEventListener("click", clearConversation);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -445,7 +665,7 @@
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
     var now = Date.now();
-    if (now - lastEscape < ESC_WINDOW_MS) { quickExit_(); return; }
+    if (now - lastEscape < ESC_WINDOW_MS) { leave(); return; }
     lastEscape = now;
     if (!panel.hidden && panel.contains(document.activeElement)) { close(); }
   });
