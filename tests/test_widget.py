@@ -209,6 +209,14 @@ def test_every_word_the_widget_shows_comes_from_the_reviewed_copy(widget) -> Non
     assert (
         page.locator(BOT).first.locator(".haven-sr").text_content() == text("bot_said", title="Haven") + " "
     )
+    unnamed = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.haven-root button, .haven-root input, .haven-root a'))
+             .filter((e) => e.checkVisibility())
+             .filter((e) => !(e.getAttribute('aria-label') || e.innerText
+                              || (e.labels && e.labels.length && e.labels[0].textContent) || '').trim())
+             .map((e) => e.outerHTML)"""
+    )
+    assert unnamed == [], "every control has a name a screen reader can say"
     widget.assert_no_console_errors()
 
 
@@ -683,6 +691,11 @@ COLOURS = {
     },
 }
 
+# A site owner's own stylesheet setting the custom properties instead (appended to the demo page's
+# site.css): a pale pink accent white text would not read on, and grey text.
+SITE_CSS = {"site-css": ".haven-root { --haven-accent: #f4b6c8; --haven-text: #8c8c8c; --haven-bg: #fff; }"}
+COLOURS["site-css"] = {}
+
 GREETING = [
     {
         "text": "Hello, I'm Haven. **Bold words**, a [link](https://example.org/a) and https://example.org/b.",
@@ -773,6 +786,13 @@ def test_every_text_control_and_focus_ring_meets_wcag_aa_contrast(widget, colour
     boundaries and focus indicators 3:1), in every state, with the default colours and with site
     owners' colours that the widget has to correct."""
     widget.embed(**COLOURS[colours])
+    if colours in SITE_CSS:
+
+        def add_site_css(route) -> None:
+            served = route.fetch()
+            route.fulfill(response=served, body=served.text() + "\n" + SITE_CSS[colours] + "\n")
+
+        widget.page.route("**/static/site.css", add_site_css)
     widget.stub_rasa(_stub_everything)
     widget.goto()
     page = widget.page
@@ -784,6 +804,9 @@ def test_every_text_control_and_focus_ring_meets_wcag_aa_contrast(widget, colour
     widget.say("tell me everything")
     assert page.get_by_test_id("haven-crisis-banner").is_visible()
     assert page.get_by_test_id("haven-source").count() == 1
+    if colours in SITE_CSS:
+        accent = page.locator(".haven-header").evaluate("(e) => getComputedStyle(e).backgroundColor")
+        assert accent == "rgb(244, 182, 200)", "the site's own colour is used, only its text corrected"
     page.locator(".haven-log").evaluate("(log) => { log.scrollTop = 0; }")
     results += _measure(widget, "open")
     widget.shot(f"13-contrast-{colours}-open")

@@ -375,11 +375,19 @@
       if (wanted) { root.style.setProperty(COLOR_OPTIONS[option], cssColor(over(wanted, WHITE))); }
     });
     var accent = readVar("--haven-accent");
-    if (data.accentColor && accent) {
-      // Hover: a step away from the text colour on the accent, so the text only gains contrast.
+    if (accent) {
       var onAccent = readVar("--haven-on-accent");
-      if (!onAccent || contrast(onAccent, accent) < 4.5) { onAccent = blackOrWhite([accent]); }
-      root.style.setProperty("--haven-accent-hover", cssColor(mix(accent, luminance(onAccent) > 0.5 ? BLACK : WHITE, 0.15)));
+      if (!onAccent || contrast(onAccent, accent) < 4.5) {
+        onAccent = blackOrWhite([accent]);
+        root.style.setProperty("--haven-on-accent", cssColor(onAccent));
+      }
+      // Hover: a step away from the text colour on the accent, so the text only gains contrast. The
+      // default hover goes with the default accent; a site's own accent gets its own.
+      var hover = readVar("--haven-accent-hover");
+      if (data.accentColor || !hover || contrast(onAccent, hover) < 4.5) {
+        hover = mix(accent, luminance(onAccent) > 0.5 ? BLACK : WHITE, 0.15);
+        root.style.setProperty("--haven-accent-hover", cssColor(hover));
+      }
     }
     READABLE.forEach(function (rule) {
       var fg = readVar(rule[0]);
