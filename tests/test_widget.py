@@ -562,6 +562,8 @@ def _leave_and_come_back(widget: Widget, sender: Optional[str], forgets: List[st
         assert forgets == [f"POST {widget.site}/api/conversations/{sender}/forget"], (
             "deleted on the server too"
         )
+    else:
+        assert forgets == [], "no conversation, nothing to delete"
     # Back on the site in the same tab: nothing of the conversation is left.
     widget.goto()
     assert widget.stored() is None

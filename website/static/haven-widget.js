@@ -370,6 +370,10 @@
 
   /** The site owner's colours (data-*-color), then every text colour checked against its backgrounds. */
   function ensureReadable() {
+    try { checkColors(); } finally { root.classList.add("haven-ready"); } // shown whatever happens
+  }
+
+  function checkColors() {
     Object.keys(COLOR_OPTIONS).forEach(function (option) {
       var wanted = data[option] ? parseColor(data[option]) : null;
       if (wanted) { root.style.setProperty(COLOR_OPTIONS[option], cssColor(over(wanted, WHITE))); }
@@ -395,7 +399,6 @@
       if (!fg || !bgs.length || worst(fg, bgs) >= rule[2]) { return; }
       root.style.setProperty(rule[0], cssColor(rule[3] === "bw" ? blackOrWhite(bgs) : shade(fg, bgs, rule[2])));
     });
-    root.classList.add("haven-ready");
   }
 
   if (stylesheet) {
@@ -647,7 +650,7 @@
   }
 
   function leave() {
-    forgetOnServer(state.sender, true);
+    if (state.greeted || state.messages.length) { forgetOnServer(state.sender, true); }
     forgetState();
     state = freshState();
     while (log.firstChild) { log.removeChild(log.firstChild); }
