@@ -17,7 +17,18 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
+
+import pytest
+
+
+def unavailable(what: str, flag: str, error: BaseException) -> NoReturn:
+    """Skips with the reason printed, or fails when `flag`=1 in the environment (CI)."""
+    reason = f"skipped: could not start {what}: {error}"
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{reason} ({flag}=1 requires it)")
+    print(f"\n{reason}")
+    pytest.skip(reason)
 
 
 def free_port() -> int:
