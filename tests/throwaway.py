@@ -21,6 +21,8 @@ from typing import NoReturn, Optional
 
 import pytest
 
+from haven.launcher import _die_with_parent as die_with_parent
+
 
 def unavailable(what: str, flag: str, error: BaseException) -> NoReturn:
     """Skips with the reason printed, or fails when `flag`=1 in the environment (CI)."""
@@ -137,7 +139,7 @@ class ThrowawayRedis:
             cwd=self.base,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=die_with_parent,  # own session; gone even if the test run is killed
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
