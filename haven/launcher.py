@@ -1,6 +1,7 @@
 """Starts Haven's three servers together, waits until each answers, and stops them all cleanly.
 
-`make run` calls `main()`; the end-to-end tests use `Stack` with free ports. Each server runs in its
+`make run` calls `main()`; the end-to-end tests use `Stack` with free ports. HAVEN_SERVICES starts
+only some of the servers (one machine of a scale-out deployment, deploy/README.md). Each server runs in its
 own process group and dies with its parent (PR_SET_PDEATHSIG), so Ctrl-C, a crash or a killed
 launcher never leaves orphans holding the ports.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import secrets
 import signal
 import socket
@@ -66,6 +68,7 @@ def cors_origins(settings: Settings) -> List[str]:
 
 
 def services(settings: Settings, python: str = sys.executable) -> List[Service]:
+    """The servers this launcher starts: all three by default, those named in HAVEN_SERVICES otherwise."""
     model = settings.model_dir / MODEL_FILE if settings.model_dir.is_dir() else settings.model_dir
     rasa = [
         python, "-m", "rasa", "run",
@@ -73,7 +76,7 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
         "--interface", settings.host,
         "--port", str(settings.rasa_port),
         "--credentials", str(ROOT / "credentials.yml"),
-        "--endpoints", str(ROOT / "endpoints.yml"),
+        "--endpoints", str(settings.rasa_endpoints),
         "--cors", *cors_origins(settings),
     ]  # fmt: skip
     # The HTTP API (tracker access, model replacement) only ever exists behind a token: RASA_AUTH_TOKEN
@@ -81,21 +84,83 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     # environment (to forget conversations); it never reaches the browser or the logs.
     token = settings.rasa_auth_token or secrets.token_urlsafe(32)
     rasa += ["--enable-api", "--auth-token", token]
-    return [
-        Service(
+    every = {
+        "actions": Service(
             "action server",
             [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
             f"http://{settings.host}:{settings.action_port}/health",
             {"SANIC_HOST": settings.host},
         ),
-        Service(
+        "website": Service(
             "website",
             [python, "-m", "website"],
             f"http://{settings.host}:{settings.site_port}/health",
             {"HAVEN_RASA_API_TOKEN": token},
         ),
-        Service("rasa server", rasa, f"http://{settings.host}:{settings.rasa_port}/"),
-    ]
+        # Rasa reads SANIC_WORKERS itself; it is set from the settings so a Stack's own env is honoured.
+        "rasa": Service(
+            "rasa server",
+            rasa,
+            f"http://{settings.host}:{settings.rasa_port}/",
+            {"SANIC_WORKERS": str(settings.sanic_workers)},
+        ),
+    }
+    return [every[name] for name in ("actions", "website", "rasa") if name in settings.services]
+
+
+def _ports(settings: Settings) -> List[int]:
+    port_of = {"actions": settings.action_port, "rasa": settings.rasa_port, "website": settings.site_port}
+    return [port_of[name] for name in ("actions", "website", "rasa") if name in settings.services]
+
+
+#: Endpoint types Rasa keeps in one process's memory (its defaults when a store is not configured).
+_IN_MEMORY = {None, "", "in_memory"}
+
+
+def _store_types(endpoints: Path, env: Dict[str, str]) -> Dict[str, Optional[str]]:
+    """The `type` of the lock store and the tracker store in a Rasa endpoints file (None: default)."""
+    import yaml
+
+    try:
+        content = yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise StackError(f"cannot read the Rasa endpoints file {endpoints}: {error}") from error
+    types: Dict[str, Optional[str]] = {}
+    for store in ("lock_store", "tracker_store"):
+        section = content.get(store) if isinstance(content, dict) else None
+        raw = section.get("type") if isinstance(section, dict) else None
+        if isinstance(raw, str) and "$" in raw:
+            raw = _expand(raw, env)
+        types[store] = raw.strip().lower() if isinstance(raw, str) else None
+    return types
+
+
+def _expand(value: str, env: Dict[str, str]) -> str:
+    """`${NAME}` and `$NAME` from env, as Rasa expands them (unknown names are left as they are)."""
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), m.group(0)), value)
+
+
+def check_endpoints(settings: Settings, env: Dict[str, str]) -> None:
+    """The endpoints file exists, and several Sanic workers share their locks and conversations.
+
+    Rasa itself quietly falls back to one worker with the in-memory lock store, and would lose
+    conversations between workers with the in-memory tracker store; both are refused here instead.
+    """
+    if "rasa" not in settings.services:
+        return
+    endpoints = settings.rasa_endpoints
+    if not endpoints.is_file():
+        raise StackError(f"no Rasa endpoints file at {endpoints} (HAVEN_RASA_ENDPOINTS)")
+    if settings.sanic_workers == 1:
+        return
+    types = _store_types(endpoints, env)
+    in_memory = [store for store, kind in types.items() if kind in _IN_MEMORY]
+    if in_memory:
+        raise StackError(
+            f"SANIC_WORKERS={settings.sanic_workers} needs a shared lock store and tracker store, but "
+            f"{' and '.join(in_memory)} in {endpoints} keep(s) state in one process's memory; use "
+            "deploy/endpoints.scale-out.yml (HAVEN_RASA_ENDPOINTS) or SANIC_WORKERS=1"
+        )
 
 
 def _die_with_parent() -> None:
@@ -153,17 +218,27 @@ class Stack:
         self._logs: List[IO[bytes]] = []
 
     def start(self, timeout: float = 240.0) -> None:
+        self.spawn()
+        self.wait_until_ready(timeout)
+
+    def spawn(self) -> None:
+        """Checks the ports, the model and the endpoints file, then starts the servers (no waiting).
+
+        The servers die with the *thread* that spawned them (PR_SET_PDEATHSIG), so call this from
+        a thread that outlives them, such as the main thread; wait_until_ready() may run anywhere.
+        """
         s = self.settings
         model = s.model_dir / MODEL_FILE if s.model_dir.is_dir() else s.model_dir
-        if not model.is_file():
+        if "rasa" in s.services and not model.is_file():
             raise StackError(f"no trained model at {model}: run `make train` first")
-        busy = [p for p in (s.action_port, s.site_port, s.rasa_port) if not port_is_free(s.host, p)]
+        busy = [p for p in _ports(s) if not port_is_free(s.host, p)]
         if busy:
             raise StackError(
                 f"port(s) {busy} on {s.host} are already in use; stop what uses them or set "
                 "ACTION_PORT / SITE_PORT / RASA_PORT"
             )
         env = runtime_env(s, self.env)
+        check_endpoints(s, env)
         for service in self.services:
             out: Optional[IO[bytes]] = None
             if self.log_dir is not None:
@@ -178,6 +253,9 @@ class Stack:
                 stderr=subprocess.STDOUT if out else None,
                 preexec_fn=_die_with_parent,
             )
+
+    def wait_until_ready(self, timeout: float = 240.0) -> None:
+        """Returns when every server answers its health check; stops them all on a failure."""
         deadline = time.monotonic() + timeout
         pending = list(self.services)
         while pending:
@@ -247,21 +325,29 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print("Starting the action server, the Rasa server and the website server…", flush=True)
+    everything = len(stack.services) == len(settings_module.SERVICES)
+    if everything:
+        print("Starting the action server, the Rasa server and the website server…", flush=True)
+    else:
+        print(f"Starting: {', '.join(service.name for service in stack.services)}…", flush=True)
     try:
         stack.start()
     except StackError as error:
         print(f"Haven could not start: {error}", file=sys.stderr)
         return 1
-    print(
-        "\nHaven is running:\n"
-        f"  website and chat widget  http://localhost:{settings.site_port}/\n"
-        f"  staff inbox              http://localhost:{settings.site_port}/staff\n"
-        f"  Rasa server (REST)       http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
-        f"  action server            http://localhost:{settings.action_port}/health\n"
-        "Press Ctrl-C to stop all three.\n",
-        flush=True,
-    )
+    lines = {
+        "website": [
+            f"  website and chat widget  http://localhost:{settings.site_port}/",
+            f"  staff inbox              http://localhost:{settings.site_port}/staff",
+        ],
+        "rasa": [f"  Rasa server (REST)       http://localhost:{settings.rasa_port}/webhooks/rest/webhook"],
+        "actions": [f"  action server            http://localhost:{settings.action_port}/health"],
+    }
+    shown = [
+        line for name in ("website", "rasa", "actions") if name in settings.services for line in lines[name]
+    ]
+    which = "all three" if everything else "it" if len(stack.services) == 1 else "them"
+    print("\nHaven is running:\n" + "\n".join(shown) + f"\nPress Ctrl-C to stop {which}.\n", flush=True)
     code = 0
     while not stopping:
         crashed = stack.failed()

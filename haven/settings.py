@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,32 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 def _optional(env: Mapping[str, str], name: str) -> Optional[str]:
     value = env.get(name, "").strip()
     return value or None
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """A file or folder setting; a relative path is relative to the project, like the defaults."""
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
+#: The servers the launcher can start; HAVEN_SERVICES picks some of them (default: all three).
+SERVICES = ("actions", "rasa", "website")
+
+
+def _services(env: Mapping[str, str]) -> Tuple[str, ...]:
+    raw = _optional(env, "HAVEN_SERVICES")
+    if raw is None:
+        return SERVICES
+    chosen = {part.strip().lower() for part in raw.replace(" ", ",").split(",") if part.strip()}
+    unknown = sorted(chosen - set(SERVICES))
+    if unknown or not chosen:
+        raise ValueError(
+            f"HAVEN_SERVICES must name some of {', '.join(SERVICES)} (comma-separated), got {raw!r}"
+        )
+    return tuple(name for name in SERVICES if name in chosen)
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -75,11 +101,25 @@ class Settings:
     smtp_from: Optional[str] = None
     notify_to: Optional[str] = None
     smtp_starttls: bool = True
+    # Scale-out (deploy/README.md). The endpoints file the Rasa server runs with: endpoints.yml, or
+    # deploy/endpoints.scale-out.yml for the Redis lock store and the PostgreSQL tracker store.
+    rasa_endpoints: Path = ROOT / "endpoints.yml"
+    # Sanic worker processes per Rasa server (Rasa's own SANIC_WORKERS); more than one needs a shared
+    # lock store and tracker store, which the launcher checks in the endpoints file.
+    sanic_workers: int = 1
+    # Which of the servers this launcher starts (a Rasa-only machine: HAVEN_SERVICES=rasa).
+    services: Tuple[str, ...] = SERVICES
+    # Where the Rasa server calls the actions when they run elsewhere (a load balancer in front of
+    # several action servers); by default the local action server on ACTION_PORT.
+    action_server_url: Optional[str] = None
+    # Where the website server reaches Rasa's HTTP API when Rasa runs elsewhere (any Rasa server of a
+    # scale-out deployment will do: they share the conversations); by default RASA_PORT on HAVEN_HOST.
+    rasa_internal_override: Optional[str] = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def action_url(self) -> str:
-        return f"http://{self.host}:{self.action_port}/webhook"
+        return self.action_server_url or f"http://{self.host}:{self.action_port}/webhook"
 
     @property
     def rasa_url(self) -> str:
@@ -89,6 +129,8 @@ class Settings:
     @property
     def rasa_internal_url(self) -> str:
         """Where the website server reaches the Rasa server directly (server to server)."""
+        if self.rasa_internal_override:
+            return self.rasa_internal_override.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.rasa_port}"
 
@@ -127,4 +169,16 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         smtp_from=_optional(env, "HAVEN_SMTP_FROM"),
         notify_to=_optional(env, "HAVEN_NOTIFY_TO"),
         smtp_starttls=_flag(env, "HAVEN_SMTP_STARTTLS", Settings.smtp_starttls),
+        rasa_endpoints=_path(env, "HAVEN_RASA_ENDPOINTS", Settings.rasa_endpoints),
+        sanic_workers=_workers(env),
+        services=_services(env),
+        action_server_url=_optional(env, "HAVEN_ACTION_SERVER_URL"),
+        rasa_internal_override=_optional(env, "HAVEN_RASA_INTERNAL_URL"),
     )
+
+
+def _workers(env: Mapping[str, str]) -> int:
+    workers = _int(env, "SANIC_WORKERS", Settings.sanic_workers)
+    if workers < 1:
+        raise ValueError(f"SANIC_WORKERS must be at least 1, got {workers}")
+    return workers

@@ -2,7 +2,7 @@
 # Creates .venv with the locked dependencies, installing the Debian libraries the build needs first.
 # Idempotent: a stamp keyed on the lock file's hash makes a second run a no-op.
 #   scripts/bootstrap.sh            runtime + development packages
-#   scripts/bootstrap.sh --system-test-deps   also the Debian packages the test suite uses (PostgreSQL, Chromium)
+#   scripts/bootstrap.sh --system-test-deps   also the Debian packages the test suite uses (PostgreSQL, Redis, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ PYTHON="${PYTHON:-python3}"
 VENV=.venv
 LOCK=requirements/lock.txt
 BUILD_DEBS=(libfreetype-dev libqhull-dev pkg-config)   # matplotlib 3.5 builds from source on 3.11
-TEST_DEBS=(postgresql chromium)
+TEST_DEBS=(postgresql redis-server chromium)
 
 missing_debs() {
   local pkg

@@ -95,3 +95,63 @@ def _pgid(pid: int) -> int:
         return os.getpgid(pid)
     except ProcessLookupError:
         return -1
+
+
+def test_default_launch_is_unchanged_by_the_scale_out_settings() -> None:
+    services = launcher.services(settings_module.load({}))
+    assert [s.name for s in services] == ["action server", "website", "rasa server"]
+    rasa = services[-1]
+    assert rasa.argv[rasa.argv.index("--endpoints") + 1] == str(settings_module.ROOT / "endpoints.yml")
+    assert rasa.env["SANIC_WORKERS"] == "1"
+
+
+def test_one_machine_of_a_scale_out_runs_only_the_servers_it_is_given() -> None:
+    env = {
+        "HAVEN_SERVICES": "rasa",
+        "HAVEN_RASA_ENDPOINTS": "deploy/endpoints.scale-out.yml",
+        "SANIC_WORKERS": "2",
+        "HAVEN_ACTION_SERVER_URL": "http://10.0.0.10:5055/webhook",
+    }
+    settings = settings_module.load(env)
+    [rasa] = launcher.services(settings)
+    assert rasa.name == "rasa server"
+    endpoints = rasa.argv[rasa.argv.index("--endpoints") + 1]
+    assert endpoints == str(settings_module.ROOT / "deploy" / "endpoints.scale-out.yml")
+    assert rasa.env["SANIC_WORKERS"] == "2"
+    assert launcher.runtime_env(settings, {})["HAVEN_ACTION_URL"] == "http://10.0.0.10:5055/webhook"
+    launcher.check_endpoints(settings, {})  # Redis locks and SQL trackers: several workers are fine
+
+
+def test_several_workers_with_in_memory_stores_are_refused_before_anything_starts(tmp_path) -> None:
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    partial = tmp_path / "endpoints.yml"
+    partial.write_text("lock_store:\n  type: redis\n  url: localhost\n")  # trackers still in memory
+    for endpoints, refused in ((settings_module.ROOT / "endpoints.yml", "lock_store and tracker_store"),
+                               (partial, "tracker_store")):  # fmt: skip
+        settings = settings_module.load(
+            {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_RASA_ENDPOINTS": str(endpoints), "SANIC_WORKERS": "2",
+             "RASA_PORT": str(launcher.free_port()), "HAVEN_SERVICES": "rasa"}
+        )  # fmt: skip
+        stack = launcher.Stack(settings)
+        with pytest.raises(launcher.StackError, match=f"SANIC_WORKERS=2 needs .*{refused}"):
+            stack.start()
+        assert all(s.process is None for s in stack.services)
+
+
+def test_a_missing_endpoints_file_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    settings = settings_module.load(
+        {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_RASA_ENDPOINTS": str(tmp_path / "nope.yml"),
+         "RASA_PORT": str(launcher.free_port()), "HAVEN_SERVICES": "rasa"}
+    )  # fmt: skip
+    with pytest.raises(launcher.StackError, match="no Rasa endpoints file"):
+        launcher.Stack(settings).start()
+
+
+def test_store_types_are_read_with_environment_expansion(tmp_path) -> None:
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text("lock_store:\n  type: ${LOCKS}\ntracker_store:\n  type: SQL\n")
+    assert launcher._store_types(endpoints, {"LOCKS": "redis"}) == {
+        "lock_store": "redis",
+        "tracker_store": "sql",
+    }

@@ -26,3 +26,45 @@ def test_environment_overrides() -> None:
 def test_bad_ports_are_refused_with_a_clear_message(bad: str) -> None:
     with pytest.raises(ValueError, match="SITE_PORT"):
         settings.load({"SITE_PORT": bad})
+
+
+def test_scale_out_settings_default_to_one_machine() -> None:
+    s = settings.load({})
+    assert s.rasa_endpoints == settings.ROOT / "endpoints.yml"
+    assert s.sanic_workers == 1
+    assert s.services == ("actions", "rasa", "website")
+    assert s.rasa_internal_url == "http://127.0.0.1:5005"
+
+
+def test_scale_out_settings_from_the_environment(tmp_path) -> None:
+    s = settings.load(
+        {
+            "HAVEN_RASA_ENDPOINTS": "deploy/endpoints.scale-out.yml",
+            "SANIC_WORKERS": "3",
+            "HAVEN_SERVICES": "Rasa, actions",
+            "HAVEN_ACTION_SERVER_URL": "http://10.0.0.10:5055/webhook",
+            "HAVEN_RASA_INTERNAL_URL": "http://10.0.0.10:5005/",
+        }
+    )
+    assert s.rasa_endpoints == settings.ROOT / "deploy" / "endpoints.scale-out.yml", "relative to the project"
+    assert s.sanic_workers == 3
+    assert s.services == ("actions", "rasa")
+    assert s.action_url == "http://10.0.0.10:5055/webhook"
+    assert s.rasa_internal_url == "http://10.0.0.10:5005"
+    assert (
+        settings.load({"HAVEN_RASA_ENDPOINTS": str(tmp_path / "e.yml")}).rasa_endpoints == tmp_path / "e.yml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"SANIC_WORKERS": "0"}, "SANIC_WORKERS"),
+        ({"SANIC_WORKERS": "two"}, "SANIC_WORKERS"),
+        ({"HAVEN_SERVICES": "rasa,nginx"}, "HAVEN_SERVICES"),
+        ({"HAVEN_SERVICES": ","}, "HAVEN_SERVICES"),
+    ],
+)
+def test_bad_scale_out_settings_are_refused_with_a_clear_message(env, name) -> None:
+    with pytest.raises(ValueError, match=name):
+        settings.load(env)

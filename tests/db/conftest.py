@@ -9,95 +9,16 @@ HAVEN_REQUIRE_POSTGRES=1 (CI) to make that a failure instead.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from haven.db import migrate, session
+from tests.throwaway import ThrowawayPostgres
 
 _PG_SKIP_REASONS = []
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pg_bin() -> Path:
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-        key=lambda p: [int(part) if part.isdigit() else 0 for part in Path(p).parts[-3].split(".")],
-    )
-    if not candidates:
-        raise RuntimeError(
-            "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (install the postgresql package)"
-        )
-    return Path(candidates[-1]).parent
-
-
-class _ThrowawayPostgres:
-    def __init__(self):
-        self.bin = _pg_bin()
-        self.as_root = os.geteuid() == 0
-        self.base = Path(tempfile.mkdtemp(prefix="haven-pg-"))
-        self.data = self.base / "data"
-        self.sockets = self.base / "sockets"
-        self.log = self.base / "server.log"
-        self.sockets.mkdir()
-        self.port = _free_port()
-        if self.as_root:
-            shutil.chown(self.base, "postgres", "postgres")
-            shutil.chown(self.sockets, "postgres", "postgres")
-
-    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        command = [str(self.bin / args[0]), *args[1:]]
-        if self.as_root:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.base)
-
-    def start(self) -> str:
-        result = self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            "haven",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        )
-        if result.returncode:
-            raise RuntimeError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
-        options = (
-            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=120 "
-            "-c shared_buffers=32MB"
-        )
-        result = self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "60", "start"
-        )
-        if result.returncode:
-            log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise RuntimeError(
-                f"pg_ctl start failed: {result.stderr.strip() or result.stdout.strip()}\n{log}"
-            )
-        return f"postgresql+psycopg2://haven@127.0.0.1:{self.port}/postgres"
-
-    def stop(self) -> None:
-        if self.data.exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +30,7 @@ def postgres_admin_url():
         return
     server = None
     try:
-        server = _ThrowawayPostgres()
+        server = ThrowawayPostgres()
         url = server.start()
     except Exception as error:  # noqa: BLE001 - any failure means "no PostgreSQL here"
         if server is not None:
