@@ -271,7 +271,10 @@ def test_a_question_gets_its_answer_and_the_article_source(widget) -> None:
         notice.locator('a[href="tel:988"]').count() == 1 and notice.locator('a[href="tel:911"]').count() == 1
     )
     assert "Haven" in widget.page.locator(BOT).first.inner_text(), "the greeting was sent on open"
-    widget.say("what is a trauma bond")
+    with widget.page.expect_request(lambda r: r.url.endswith("/webhooks/rest/webhook")) as sent:
+        widget.say("what is a trauma bond")
+    # The conversation id rides in a header too, for sticky routing behind a load balancer.
+    assert sent.value.headers.get("x-haven-sender") == sent.value.post_data_json["sender"]
     source = widget.page.get_by_test_id("haven-source").last
     assert source.inner_text() == text("source", section="What Is a Trauma Bond?")
     assert source.locator("a").get_attribute("href") == "/#what-is-a-trauma-bond"

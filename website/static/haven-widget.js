@@ -563,7 +563,8 @@
     var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
     return fetch(config.rasaUrl + "/webhooks/rest/webhook", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      // X-Haven-Sender lets a load balancer route one conversation to one server (deploy/README.md).
+      headers: { "Content-Type": "application/json", "X-Haven-Sender": sender },
       body: JSON.stringify({ sender: sender, message: message, metadata: { locale: config.locale, timezone: timezone() } }),
       credentials: "omit",
       referrerPolicy: "no-referrer",
