@@ -18,8 +18,9 @@ TOPICS = (
     "survival_mode", "is_it_weakness", "why_logic_fails", "how_to_heal", "consultation_info",
     "book_consultation", "talk_to_human",
 )  # fmt: skip
-HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
-OFF_TOPIC = ROOT / "tests" / "nlu" / "off_topic.yml"
+# Held-out sets, each written separately and never trained on (tests/nlu/README.md says who wrote
+# which and what each has been used for): heldout*.yml for the topics, off_topic*.yml for the refusals.
+NLU_EVAL_DIR = ROOT / "tests" / "nlu"
 CRISIS_EVAL = ROOT / "tests" / "safety" / "crisis_eval.yml"
 
 
@@ -27,13 +28,29 @@ def examples(block: str) -> List[str]:
     return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
 
 
-def heldout() -> List[Tuple[str, str]]:
-    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+def heldout_files() -> List[Path]:
+    return sorted(NLU_EVAL_DIR.glob("heldout*.yml"))
+
+
+def off_topic_files() -> List[Path]:
+    return sorted(NLU_EVAL_DIR.glob("off_topic*.yml"))
+
+
+def heldout_set(path: Path) -> List[Tuple[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [(text, item["intent"]) for item in data["nlu"] for text in examples(item["examples"])]
 
 
+def off_topic_set(path: Path) -> List[str]:
+    return [str(m) for m in yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]]
+
+
+def heldout() -> List[Tuple[str, str]]:
+    return [pair for path in heldout_files() for pair in heldout_set(path)]
+
+
 def off_topic() -> List[str]:
-    return [str(m) for m in yaml.safe_load(OFF_TOPIC.read_text(encoding="utf-8"))["messages"]]
+    return [text for path in off_topic_files() for text in off_topic_set(path)]
 
 
 def crisis_set() -> Tuple[List[dict], List[str]]:
@@ -56,6 +73,13 @@ class Report:
     crisis_wrong_category: List[Tuple[str, str, str]] = field(default_factory=list)
     calm_total: int = 0
     false_alarms: List[str] = field(default_factory=list)
+    # file name -> [correct, total]: topic accuracy per held-out set, off-topic refusals per set
+    topic_by_set: Dict[str, List[int]] = field(default_factory=dict)
+    off_topic_by_set: Dict[str, List[int]] = field(default_factory=dict)
+
+    def set_accuracy(self, name: str) -> float:
+        correct, total = self.topic_by_set[name]
+        return correct / total if total else 0.0
 
     @property
     def topic_accuracy(self) -> float:
@@ -86,20 +110,29 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
 
     agent = Agent.load(str(model_path))
     report = Report()
-    cases = heldout()
-    for (text, expected), parsed in zip(cases, parse_all(agent, [t for t, _ in cases]), strict=True):
-        predicted = parsed["intent"]["name"]
-        report.topic_total += 1
-        report.per_intent[expected][predicted] += 1
-        if predicted == expected:
-            report.topic_correct += 1
-        else:
-            report.topic_errors.append((text, expected, predicted))
-    messages = off_topic()
-    for text, parsed in zip(messages, parse_all(agent, messages), strict=True):
-        report.off_topic_total += 1
-        if parsed["intent"]["name"] in TOPICS:
-            report.off_topic_answered.append((text, parsed["intent"]["name"]))
+    for path in heldout_files():
+        cases = heldout_set(path)
+        tally = report.topic_by_set.setdefault(path.name, [0, 0])
+        for (text, expected), parsed in zip(cases, parse_all(agent, [t for t, _ in cases]), strict=True):
+            predicted = parsed["intent"]["name"]
+            report.topic_total += 1
+            tally[1] += 1
+            report.per_intent[expected][predicted] += 1
+            if predicted == expected:
+                report.topic_correct += 1
+                tally[0] += 1
+            else:
+                report.topic_errors.append((text, expected, predicted))
+    for path in off_topic_files():
+        messages = off_topic_set(path)
+        tally = report.off_topic_by_set.setdefault(path.name, [0, 0])
+        for text, parsed in zip(messages, parse_all(agent, messages), strict=True):
+            report.off_topic_total += 1
+            tally[1] += 1
+            if parsed["intent"]["name"] in TOPICS:
+                report.off_topic_answered.append((text, parsed["intent"]["name"]))
+            else:
+                tally[0] += 1
     if CRISIS_EVAL.is_file():
         crisis, calm = crisis_set()
         for item, parsed in zip(crisis, parse_all(agent, [c["text"] for c in crisis]), strict=True):
@@ -126,9 +159,13 @@ def format_report(report: Report) -> str:
         n, ok = sum(counts.values()), counts[intent]
         confused = ", ".join(f"{k} x{v}" for k, v in counts.most_common() if k != intent)
         lines.append(f"{intent:<26}{n:>4}{ok:>9}{ok / n:>8.2f}  {confused}")
+    lines += [f"  {name}: {ok}/{n} = {ok / n:.3f}" for name, (ok, n) in report.topic_by_set.items()]
     lines += [
-        f"topic accuracy: {report.topic_accuracy:.3f} ({report.topic_correct}/{report.topic_total});"
-        " target >= 0.95 (floor 0.93)",
+        f"topic accuracy, all sets: {report.topic_accuracy:.3f} "
+        f"({report.topic_correct}/{report.topic_total}); target >= 0.95",
+    ]
+    lines += [f"  {name}: {ok}/{n} refused" for name, (ok, n) in report.off_topic_by_set.items()]
+    lines += [
         f"off-topic messages given no topic answer: {report.off_topic_refusal_rate:.3f} "
         f"({report.off_topic_total - len(report.off_topic_answered)}/{report.off_topic_total});"
         " target >= 0.90",

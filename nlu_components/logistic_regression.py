@@ -1,9 +1,14 @@
-"""Rasa's LogisticRegressionClassifier, loadable after a training-cache hit.
+"""Rasa's LogisticRegressionClassifier, loadable after a training-cache hit, with TF-IDF and C.
 
 Rasa 3.6 names the saved file after the graph node ("train_LogisticRegressionClassifier5.skops").
 When the training cache restores that resource under another node index, the folder is renamed but
 the file is not, and loading fails with FileNotFoundError. This subclass looks for the one .skops
-file in its folder instead of guessing its name; everything else is Rasa's own code.
+file in its folder instead of guessing its name.
+
+Two options Rasa's class lacks, both chosen by cross-validation on the training data
+(docs/nlu-pipeline.md): `tfidf` weighs the count features with sublinear TF-IDF before the regression
+(long messages that tell a story first no longer drown the question in story words), and `C` sets
+the regularisation strength. With neither set, this is Rasa's classifier unchanged.
 """
 
 from __future__ import annotations
@@ -19,9 +24,29 @@ from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressi
 
 logger = logging.getLogger(__name__)
 
+# skops lists scipy's sparse matrix (TF-IDF's stored idf diagonal) as untrusted only because it is not
+# in its default list; it is plain data. Anything else unexpected is still refused.
+SAFE_EXTRA_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
+
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0, "tfidf": False}
+
+    def __init__(
+        self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource
+    ) -> None:
+        super().__init__(config, name, model_storage, resource)
+        from sklearn.feature_extraction.text import TfidfTransformer
+        from sklearn.pipeline import Pipeline
+
+        self.clf.set_params(C=float(self.config["C"]))
+        if self.config["tfidf"]:
+            # A Pipeline keeps `classes_` and `predict_proba`, which is all Rasa's code uses.
+            self.clf = Pipeline([("tfidf", TfidfTransformer(sublinear_tf=True)), ("logreg", self.clf)])
+
     @classmethod
     def load(
         cls,
@@ -37,10 +62,10 @@ class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             files = sorted(model_dir.glob("*.skops"))
             if len(files) != 1:
                 raise ValueError(f"expected one .skops file in {model_dir}, found {len(files)}")
-            untrusted = sio.get_untrusted_types(file=files[0])
+            untrusted = [t for t in sio.get_untrusted_types(file=files[0]) if t not in SAFE_EXTRA_TYPES]
             if untrusted:
                 # Same rule as Rasa's: refuse a model file that would need untrusted types.
                 raise ValueError(f"untrusted types in {files[0].name}: {untrusted}")
             component = cls(config, execution_context.node_name, model_storage, resource)
-            component.clf = sio.load(files[0], trusted=untrusted)
+            component.clf = sio.load(files[0], trusted=list(SAFE_EXTRA_TYPES))
             return component

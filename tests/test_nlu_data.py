@@ -102,21 +102,29 @@ def count_by_intent(pairs) -> Dict[str, int]:
     return counts
 
 
-def heldout_pairs() -> List[Tuple[str, str]]:
-    return load_nlu_file(HELDOUT_FILE) if HELDOUT_FILE.exists() else []
+HELDOUT_FILES = sorted(HELDOUT_FILE.parent.glob("heldout*.yml"))
+OFF_TOPIC_FILES = sorted(OFF_TOPIC_FILE.parent.glob("off_topic*.yml"))
 
 
-def off_topic_messages() -> List[str]:
-    data = yaml.safe_load(OFF_TOPIC_FILE.read_text(encoding="utf-8")) or {}
+def heldout_pairs(path: Path = HELDOUT_FILE) -> List[Tuple[str, str]]:
+    return load_nlu_file(path) if path.exists() else []
+
+
+def all_heldout_pairs() -> List[Tuple[str, str]]:
+    return [pair for path in HELDOUT_FILES for pair in heldout_pairs(path)]
+
+
+def off_topic_messages(path: Path = OFF_TOPIC_FILE) -> List[str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     messages = data.get("messages")
-    assert isinstance(messages, list), f"{OFF_TOPIC_FILE} must hold a list under 'messages:'"
+    assert isinstance(messages, list), f"{path} must hold a list under 'messages:'"
     for message in messages:
         assert isinstance(message, str), f"off-topic entry is not a string: {message!r}"
     return messages
 
 
 def _heldout_intents() -> List[str]:
-    return sorted({intent for intent, _ in heldout_pairs()}) or ["<no held-out file>"]
+    return sorted({intent for intent, _ in all_heldout_pairs()}) or ["<no held-out file>"]
 
 
 # ---- sizes -----------------------------------------------------------------------------------
@@ -146,28 +154,33 @@ def test_conversation_intent_has_enough_training_examples(intent):
     )
 
 
-def test_heldout_covers_every_topic():
-    present = {intent for intent, _ in heldout_pairs()}
+@pytest.mark.parametrize("path", HELDOUT_FILES, ids=lambda p: p.name)
+def test_heldout_covers_every_topic(path):
+    present = {intent for intent, _ in heldout_pairs(path)}
     missing = [t for t in TOPIC_INTENTS if t not in present]
-    assert not missing, f"{HELDOUT_FILE.name} has no messages for topic intents: {missing}"
+    assert not missing, f"{path.name} has no messages for topic intents: {missing}"
 
 
 def test_heldout_intents_are_trained():
     trained = set(count_by_intent(training_pairs()))
-    unknown = sorted({intent for intent, _ in heldout_pairs()} - trained)
+    unknown = sorted({intent for intent, _ in all_heldout_pairs()} - trained)
     assert not unknown, f"held-out intents with no training data: {unknown}"
 
 
 @pytest.mark.parametrize("intent", _heldout_intents())
 def test_heldout_intent_has_enough_messages(intent):
-    count = count_by_intent(heldout_pairs()).get(intent, 0)
+    count = count_by_intent(all_heldout_pairs()).get(intent, 0)
     assert count >= MIN_HELDOUT, f"held-out intent {intent!r} has {count} messages, needs >= {MIN_HELDOUT}"
 
 
-def test_off_topic_set_is_big_enough():
-    messages = off_topic_messages()
+def all_off_topic_messages() -> List[str]:
+    return [m for path in OFF_TOPIC_FILES for m in off_topic_messages(path)]
+
+
+def test_off_topic_sets_are_big_enough():
+    messages = all_off_topic_messages()
     assert len(messages) >= MIN_OFF_TOPIC, (
-        f"{OFF_TOPIC_FILE.name} has {len(messages)} messages, needs >= {MIN_OFF_TOPIC}"
+        f"the off-topic sets hold {len(messages)} messages, need >= {MIN_OFF_TOPIC}"
     )
 
 
@@ -176,7 +189,7 @@ def test_off_topic_set_is_big_enough():
 
 def test_no_empty_examples():
     empty = [f"{f}: {intent}: {ex!r}" for f, intent, ex in training_pairs() if not normalise(ex)]
-    empty += [f"heldout: {intent}: {ex!r}" for intent, ex in heldout_pairs() if not normalise(ex)]
+    empty += [f"heldout: {intent}: {ex!r}" for intent, ex in all_heldout_pairs() if not normalise(ex)]
     assert not empty, "examples that are empty once normalised:\n" + "\n".join(empty)
 
 
@@ -201,7 +214,7 @@ def test_no_training_example_shared_by_two_intents():
 
 def test_no_heldout_message_appears_twice():
     seen: Dict[str, List[str]] = defaultdict(list)
-    for intent, example in heldout_pairs():
+    for intent, example in all_heldout_pairs():
         seen[normalise(example)].append(f"{intent}:{example!r}")
     dupes = [" / ".join(where) for where in seen.values() if len(where) > 1]
     assert not dupes, "held-out messages that appear more than once:\n" + "\n".join(dupes)
@@ -211,7 +224,7 @@ def test_no_heldout_message_is_in_training_data():
     training = {normalise(ex): f"{f}:{intent}" for f, intent, ex in training_pairs()}
     leaked = [
         f"{example!r} (held-out {intent}) is in {training[normalise(example)]}"
-        for intent, example in heldout_pairs()
+        for intent, example in all_heldout_pairs()
         if normalise(example) in training
     ]
     assert not leaked, "held-out messages found in the training data:\n" + "\n".join(leaked)
@@ -221,7 +234,7 @@ def test_no_off_topic_message_is_in_training_data():
     training = {normalise(ex): f"{f}:{intent}" for f, intent, ex in training_pairs()}
     leaked = [
         f"{message!r} is in {training[normalise(message)]}"
-        for message in off_topic_messages()
+        for message in all_off_topic_messages()
         if normalise(message) in training
     ]
     assert not leaked, "off-topic messages found in the training data:\n" + "\n".join(leaked)
@@ -229,9 +242,9 @@ def test_no_off_topic_message_is_in_training_data():
 
 def test_no_off_topic_message_appears_twice():
     seen: Dict[str, int] = defaultdict(int)
-    for message in off_topic_messages():
+    for message in all_off_topic_messages():
         seen[normalise(message)] += 1
-    dupes = [m for m in off_topic_messages() if seen[normalise(m)] > 1]
+    dupes = [m for m in all_off_topic_messages() if seen[normalise(m)] > 1]
     assert not dupes, "off-topic messages that appear more than once:\n" + "\n".join(map(repr, dupes))
 
 

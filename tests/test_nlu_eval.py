@@ -13,14 +13,20 @@ def report() -> evaluation.Report:
     return evaluation.evaluate()
 
 
-# The knowledge-base issue's target is 0.95; 0.938 (165/176) is what the full model measures today
-# (docs/nlu-pipeline.md). This floor keeps it from slipping while the gap is worked on.
-TOPIC_ACCURACY_FLOOR = 0.93
+# The knowledge-base issue's target, over all held-out sets together (0.959, 417/435, on 2026-11-24).
+TOPIC_ACCURACY_TARGET = 0.95
+# No single set may fall far behind the others: each was written by a different person.
+PER_SET_FLOOR = 0.93
 
 
-def test_topic_accuracy_on_the_heldout_set(report) -> None:
+def test_topic_accuracy_on_the_heldout_sets(report) -> None:
     assert report.topic_total >= 12 * len(evaluation.TOPICS)
-    assert report.topic_accuracy >= TOPIC_ACCURACY_FLOOR, evaluation.format_report(report)
+    assert report.topic_accuracy >= TOPIC_ACCURACY_TARGET, evaluation.format_report(report)
+
+
+@pytest.mark.parametrize("path", evaluation.heldout_files(), ids=lambda p: p.name)
+def test_no_heldout_set_falls_behind(report, path) -> None:
+    assert report.set_accuracy(path.name) >= PER_SET_FLOOR, evaluation.format_report(report)
 
 
 def test_off_topic_messages_get_no_topic_answer(report) -> None:
