@@ -1,0 +1,106 @@
+"""The intent classifier component: TF-IDF and C reach scikit-learn, the model survives a save and a
+load under a renamed resource (Rasa 3.6's cache bug), and a model file with unexpected types is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.pipeline import Pipeline
+
+from nlu_components.logistic_regression import CacheSafeLogisticRegressionClassifier
+
+VOCAB = ["miss", "him", "book", "call", "trauma", "bond"]
+
+
+def message(words: str, intent: str | None = None) -> Message:
+    counts = np.array([[words.split().count(w) for w in VOCAB]], dtype=float)
+    msg = Message(data={"text": words, **({"intent": intent} if intent else {})})
+    msg.add_features(Features(scipy.sparse.coo_matrix(counts), "sentence", "text", "counts"))
+    return msg
+
+
+TRAINING = TrainingData(
+    [
+        message("miss him miss him", "why_still_attached"),
+        message("miss him", "why_still_attached"),
+        message("book call", "book_consultation"),
+        message("book book call", "book_consultation"),
+        message("trauma bond", "what_is_trauma_bond"),
+        message("bond trauma bond", "what_is_trauma_bond"),
+    ]
+)
+
+
+@pytest.fixture
+def storage(tmp_path) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path)
+
+
+def context(node: str) -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), node_name=node)
+
+
+def create(storage, config: dict, node: str = "train_classifier5") -> CacheSafeLogisticRegressionClassifier:
+    return CacheSafeLogisticRegressionClassifier.create(
+        {**CacheSafeLogisticRegressionClassifier.get_default_config(), **config},
+        storage,
+        Resource(node),
+        context(node),
+    )
+
+
+def test_without_the_options_it_is_rasas_classifier_unchanged(storage) -> None:
+    component = create(storage, {})
+    assert not isinstance(component.clf, Pipeline)
+    assert component.clf.C == 1.0
+
+
+def test_tfidf_and_c_reach_scikit_learn(storage) -> None:
+    component = create(storage, {"tfidf": True, "C": 30})
+    assert isinstance(component.clf, Pipeline)
+    assert component.clf.named_steps["tfidf"].sublinear_tf is True
+    assert component.clf.named_steps["logreg"].C == 30.0
+
+
+@pytest.mark.parametrize("options", [{}, {"tfidf": True, "C": 30}])
+def test_trained_model_loads_under_a_renamed_resource_and_predicts_the_same(
+    storage, tmp_path, options
+) -> None:
+    component = create(storage, options)
+    component.train(TRAINING)
+    before = component.process([message("miss him")])[0].get("intent")
+    # Rasa's training cache can restore the resource under another node name; the file keeps the old one.
+    (tmp_path / "train_classifier5").rename(tmp_path / "train_classifier9")
+    config = {**CacheSafeLogisticRegressionClassifier.get_default_config(), **options}
+    loaded = CacheSafeLogisticRegressionClassifier.load(
+        config, storage, Resource("train_classifier9"), context("train_classifier9")
+    )
+    after = loaded.process([message("miss him")])[0].get("intent")
+    assert after["name"] == before["name"] == "why_still_attached"
+    assert after["confidence"] == pytest.approx(before["confidence"])
+
+
+def test_a_model_file_with_unexpected_types_is_refused(storage, tmp_path) -> None:
+    import skops.io as sio
+
+    component = create(storage, {})
+    component.train(TRAINING)
+    (model_file,) = (tmp_path / "train_classifier5").glob("*.skops")
+    # Anything outside scikit-learn and the one allowed scipy type: here a collections.Counter.
+    from collections import Counter
+
+    sio.dump({"clf": component.clf, "extra": Counter("ab")}, model_file)
+    with pytest.raises(ValueError, match="untrusted types"):
+        CacheSafeLogisticRegressionClassifier.load(
+            CacheSafeLogisticRegressionClassifier.get_default_config(),
+            storage,
+            Resource("train_classifier5"),
+            context("train_classifier5"),
+        )
