@@ -176,6 +176,7 @@ class Sample:
     started: float  # time.monotonic()
     latency_ms: float
     error: Optional[str] = None
+    in_window: bool = True  # completed before the end of the measured window
 
 
 @dataclass
@@ -198,9 +199,12 @@ class LoadReport:
     max_ms: float
     by_scenario: Dict[str, Dict[str, float]] = field(default_factory=dict)
     error_samples: List[str] = field(default_factory=list)
+    samples: List[Sample] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> Dict[str, Any]:
-        return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        data = asdict(self)
+        data.pop("samples")
+        return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in data.items()}
 
     def summary(self) -> str:
         errors = f", {self.errors} ERRORS (e.g. {self.error_samples[0]})" if self.errors else ", no errors"
@@ -211,8 +215,12 @@ class LoadReport:
         )
 
 
-def report(url: str, mix: str, senders: int, window: float, samples: List[Sample], in_window, convs: int):
-    good = [s for s in samples if s.error is None and in_window(s)]
+def make_report(
+    url: str, mix: str, senders: int, window: float, samples: List[Sample], conversations: int
+) -> LoadReport:
+    """Statistics over samples: throughput and latency from the successful requests completed inside
+    the window, errors from all."""
+    good = [s for s in samples if s.error is None and s.in_window]
     latencies = [s.latency_ms for s in good]
     errors = [s for s in samples if s.error is not None]
     by_scenario: Dict[str, Dict[str, float]] = {}
@@ -231,7 +239,7 @@ def report(url: str, mix: str, senders: int, window: float, samples: List[Sample
         seconds=window,
         requests=len(good) + len(errors),
         errors=len(errors),
-        conversations=convs,
+        conversations=conversations,
         throughput=len(good) / window if window > 0 else math.nan,
         p50_ms=percentile(latencies, 50),
         p90_ms=percentile(latencies, 90),
@@ -240,6 +248,20 @@ def report(url: str, mix: str, senders: int, window: float, samples: List[Sample
         max_ms=max(latencies) if latencies else math.nan,
         by_scenario=by_scenario,
         error_samples=sorted({e.error or "" for e in errors})[:5],
+        samples=samples,
+    )
+
+
+def combine(reports: Sequence[LoadReport]) -> LoadReport:
+    """One report over several windows of the same load (e.g. rounds interleaved with other runs)."""
+    first = reports[0]
+    return make_report(
+        first.url,
+        first.mix,
+        first.senders,
+        sum(r.seconds for r in reports),
+        [s for r in reports for s in r.samples],
+        sum(r.conversations for r in reports),
     )
 
 
@@ -315,13 +337,10 @@ async def run_load(
                     pass
 
         await asyncio.gather(*(sender(i) for i in range(senders)))
-    end_of_window = deadline
-
-    def in_window(sample: Sample) -> bool:
-        return sample.started + sample.latency_ms / 1000 <= end_of_window
-
+    for sample in samples:
+        sample.in_window = sample.started + sample.latency_ms / 1000 <= deadline
     window = min(seconds, max(0.0, time.monotonic() - start))
-    return report(url, mix_name, senders, window, samples, in_window, conversations)
+    return make_report(url, mix_name, senders, window, samples, conversations)
 
 
 async def wait_for_answer(url: str, timeout: float, interval: float = 0.25, text: str = "hi") -> float:

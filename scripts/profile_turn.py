@@ -201,6 +201,9 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     turns = sum(len(v) for v in per_kind.values())
+    store = agent.tracker_store
+    trackers = getattr(getattr(store, "_tracker_store", store), "store", {})
+    profiled = [len(v) for k, v in trackers.items() if k.startswith("profile-")]
     total = sum(TIMES["turn (Agent.handle_message)"]) / turns * 1000
     print(
         f"\n{turns} turns in {args.conversations} conversations, {total:.1f} ms per turn on average "
@@ -217,6 +220,11 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
     )
     stages = {k: v for k, v in TIMES.items() if not k.startswith("graph node")}
     nodes = {k: v for k, v in TIMES.items() if k.startswith("graph node")}
+    if profiled:
+        print(
+            f"In-memory tracker store: {sum(profiled) / len(profiled) / 1024:.1f} KB of JSON per "
+            f"conversation on average (largest {max(profiled) / 1024:.1f} KB), kept for the process's life."
+        )
     table("Stages (inclusive: a whole call contains its parts)", stages, turns, total)
     table("Graph nodes (NLU components and policies)", nodes, turns, total)
     action_times = await replay_actions()
