@@ -20,7 +20,7 @@ whichever happened to run then. Windows of the same run and concurrency are then
 memory (RSS, and PSS, from /proc) of every server is read after a warm-up and after all the load.
 
 The load generator runs in this process, the servers in their own. Results are printed, saved as
-bench/results/<date>-<time>.json and summarised in docs/benchmarks.md (`--quick` saves nothing unless
+bench/results-<date>T<time>.json and summarised in docs/benchmarks.md (`--quick` saves nothing unless
 `--save` is given). Each window records the CPU that other work on the machine used meanwhile
 ("others' CPU"): numbers from a shared machine are not comparable with a quiet one.
 
@@ -58,7 +58,7 @@ from haven import settings as settings_module  # noqa: E402
 from haven.settings import ROOT  # noqa: E402
 
 BASELINE_DIR = ROOT / "build" / "bench-baseline"
-RESULTS_DIR = ROOT / "bench" / "results"
+RESULTS_DIR = ROOT / "bench"  # (a `results/` directory would be git-ignored)
 DOC = ROOT / "docs" / "benchmarks.md"
 PY = sys.executable
 TARGET_THROUGHPUT_RATIO = 0.9
@@ -570,7 +570,10 @@ def machine() -> Dict[str, Any]:
         "python": platform.python_version(),
         "rasa": rasa.__version__,
         "commit": first(["git", "rev-parse", "--short", "HEAD"]),
-        "uncommitted_changes": bool(first(["git", "status", "--porcelain", "--untracked-files=no"])),
+        # Code only: the results and this page change with every run.
+        "uncommitted_changes": bool(
+            first(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench"])
+        ),
     }
 
 
@@ -664,7 +667,7 @@ def markdown_table(results: Dict[str, Any]) -> str:
 
 def save(results: Dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{results['started'][:16].replace(':', '')}.json"
+    path = RESULTS_DIR / f"results-{results['started'][:16].replace(':', '')}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     update_doc(results, path)
     return path
