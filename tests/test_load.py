@@ -13,12 +13,13 @@ Memory bound, and why. Rasa's default tracker store keeps every conversation in 
 of the process, by design (a deployment with a Redis or SQL tracker store does not), so the Rasa
 server grows with the number of conversations even without a leak. Measured on the 2-core machine
 (docs/benchmarks.md, "Memory under load"): the stored JSON is about 7 KB per conversation of this mix
-(`make profile`), and a full minute here (about 500 conversations, 900 requests) moved the Rasa
-server's RSS by 3 MB after the warm-up, the action server's by 1 MB and the website's by 0. The bound
-allows three times the stored JSON (20 KB per conversation, for Python's own overhead and allocator
-fragmentation) plus 25 MB for one-off settling (allocator arenas, Sanic buffers): about 35 MB for
-such a minute, ten times what was measured, while a leak of 50 KB per request would break it. The
-action server and the website keep nothing per conversation: 15 MB flat each.
+(`make profile`), and a full minute here moved the Rasa server's RSS after the warm-up by 3 MB
+(about 500 conversations, 900 requests, on a busy machine) and by 8 MB (1,140 conversations, 2,280
+requests), the action server's by 1-2 MB and the website's by 0. The bound allows three times the
+stored JSON (20 KB per conversation, for Python's own overhead and allocator fragmentation) plus
+25 MB for one-off settling (allocator arenas, Sanic buffers): 35-48 MB for those minutes, five to ten
+times what was measured, while a leak of 25 KB per request would break it. The action server and
+the website keep nothing per conversation: 15 MB flat each.
 """
 
 from __future__ import annotations
