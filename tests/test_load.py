@@ -18,8 +18,9 @@ server grows with the number of conversations even without a leak. Measured on t
 requests), the action server's by 1-2 MB and the website's by 0. The bound allows three times the
 stored JSON (20 KB per conversation, for Python's own overhead and allocator fragmentation) plus
 25 MB for one-off settling (allocator arenas, Sanic buffers): 35-48 MB for those minutes, five to ten
-times what was measured, while a leak of 25 KB per request would break it. The action server and
-the website keep nothing per conversation: 15 MB flat each.
+times what was measured, while a leak of about 35 KB per request would break it (less on a faster
+machine, which serves more requests in the minute). The action server and the website keep nothing
+per conversation: 15 MB flat each.
 """
 
 from __future__ import annotations
