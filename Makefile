@@ -18,7 +18,7 @@ export HAVEN_ACTION_URL ?= http://127.0.0.1:$(or $(ACTION_PORT),5055)/webhook
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py safety/*.yml)
 
-.PHONY: help install run test train validate eval lint clean lock safety-domain
+.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,15 @@ test: train ## install, train if needed, then run the whole test suite
 
 eval: train ## print the NLU and crisis-detection evaluation reports
 	@$(PY) scripts/evaluate.py
+
+bench: train ## throughput, latency, memory, start-up and training time vs stock Rasa; saves docs/benchmarks.md (a few minutes)
+	@$(PY) scripts/bench.py $(BENCH_ARGS)
+
+bench-quick: train ## smoke run of `make bench`: short windows, no training, nothing saved
+	@$(PY) scripts/bench.py --quick $(BENCH_ARGS)
+
+profile: train ## where a turn's time goes: NLU components, policies, action calls, actions (in-process timers)
+	@$(PY) scripts/profile_turn.py $(PROFILE_ARGS)
 
 safety-domain: install ## regenerate domain/safety_responses.yml after editing safety/*.yml
 	@$(PY) scripts/build_safety_domain.py

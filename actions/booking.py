@@ -180,7 +180,7 @@ class ActionSubmitBookingForm(Action):
                 name=tracker.get_slot("booking_name"),
                 contact_method=tracker.get_slot("booking_contact_method"),
                 contact=tracker.get_slot("booking_contact"),
-                timezone=tracker.get_slot("visitor_timezone") or availability.load_schedule().timezone,
+                timezone=tracker.get_slot("visitor_timezone") or availability.load_schedule().timezone_name,
                 consent=True,
                 slot_start=start,
                 time_preference=None if start else tracker.get_slot("booking_time_preference"),

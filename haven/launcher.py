@@ -70,8 +70,9 @@ def cors_origins(settings: Settings) -> List[str]:
 def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     """The servers this launcher starts: all three by default, those named in HAVEN_SERVICES otherwise."""
     model = settings.model_dir / MODEL_FILE if settings.model_dir.is_dir() else settings.model_dir
+    # haven.rasa_server is Rasa's own CLI with one speed fix (the action response schema compiled once).
     rasa = [
-        python, "-m", "rasa", "run",
+        python, "-m", "haven.rasa_server", "run",
         "--model", str(model),
         "--interface", settings.host,
         "--port", str(settings.rasa_port),

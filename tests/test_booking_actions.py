@@ -103,6 +103,25 @@ async def test_a_free_text_preference_is_a_valid_booking(dispatcher, tracker, do
     assert repository.get_booking(reference).time_preference == "weekday mornings"
 
 
+async def test_a_preference_given_when_no_time_was_offered_is_stored_in_the_practice_zone(
+    dispatcher, tracker, domain
+) -> None:
+    # A full calendar (or the database down when the times were asked for) offers no times, so the
+    # visitor's time zone is never set; the booking must still be stored, not lost in an error
+    # (found by tests/test_load.py once its bookings had filled the calendar).
+    slots = {
+        **BOOKING,
+        "visitor_timezone": None,
+        "booking_slot": PREFERENCE,
+        "booking_time_preference": "evenings",
+    }
+    await ActionSubmitBookingForm().run(dispatcher, tracker(slots=slots), domain)
+    [message] = dispatcher.messages
+    stored = repository.get_booking(message["custom"]["booking"]["reference"])
+    assert stored.timezone == availability.load_schedule().timezone_name
+    assert stored.time_preference == "evenings"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("sam@example.com", "sam@example.com"), ("+1 (617) 555-0199", None), ("not sure", None), ("", None)],
