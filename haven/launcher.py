@@ -88,7 +88,7 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     every = {
         "actions": Service(
             "action server",
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+            [python, "-m", "haven.action_server", "--actions", "actions", "--port", str(settings.action_port)],
             f"http://{settings.host}:{settings.action_port}/health",
             {"SANIC_HOST": settings.host},
         ),
