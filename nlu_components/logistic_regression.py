@@ -3,19 +3,31 @@
 Rasa 3.6 names the saved file after the graph node ("train_LogisticRegressionClassifier5.skops").
 When the training cache restores that resource under another node index, the folder is renamed but
 the file is not, and loading fails with FileNotFoundError. This subclass looks for the one .skops
-file in its folder instead of guessing its name; everything else is Rasa's own code.
+file in its folder instead of guessing its name.
+
+It also answers an empty message (no tokens, so no features) with no intent instead of raising
+scikit-learn's "Found array with 0 feature(s)", which used to leave the visitor without any reply.
+Everything else is Rasa's own code.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +56,15 @@ class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             component = cls(config, execution_context.node_name, model_storage, resource)
             component.clf = sio.load(files[0], trusted=untrusted)
             return component
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Rasa's prediction for messages with text; no intent (confidence 0) for empty ones."""
+        readable = [m for m in messages if isinstance(m.get(TEXT), str) and m.get(TEXT).strip()]
+        if readable:
+            super().process(readable)
+        for message in messages:
+            if not any(message is m for m in readable):
+                nothing = {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}
+                message.set(INTENT, nothing, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        return messages

@@ -151,6 +151,7 @@ def _safety(row: SafetyEvent) -> SafetyEventRecord:
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _text(field: str, value: Any, limit: int, *, required: bool) -> str | None:
@@ -167,8 +168,10 @@ def _text(field: str, value: Any, limit: int, *, required: bool) -> str | None:
         return None
     if len(value) > limit:
         raise ValueError(f"{field} is too long ({len(value)} characters, at most {limit})")
-    if "\x00" in value:
-        raise ValueError(f"{field} contains a NUL character")
+    if _UNSTORABLE.search(value):
+        # Lone surrogates cannot be encoded (SQLite and PostgreSQL both fail); control characters
+        # other than tab and line breaks never belong in what a person typed (haven/text.py cleans them).
+        raise ValueError(f"{field} contains a control character or an unpaired surrogate")
     return value
 
 
