@@ -12,8 +12,9 @@ client still works. What differs:
   answered kindly, by nlu_components/input_guard.py.
 - An empty message gets the `empty_message` intent directly (the NLU pipeline cannot featurize
   nothing), which a rule answers kindly.
-- A message that would get no reply at all, because the action server is unreachable or an error
-  stopped the answer, gets `utter_technical_difficulty` (domain/input.yml) instead of silence.
+- A message that would get no reply at all, or half of one, because the action server is
+  unreachable or an error stopped the answer, gets `utter_technical_difficulty` (domain/input.yml)
+  instead of silence. The crisis reply needs no action server and is sent as before.
 - A REST request without a sender gets a fresh conversation, not Rasa's shared "default" one that
   every sender-less client would read and write.
 - socket.io with `session_persistence`: Rasa 3.6 calls python-socketio 5's `enter_room` coroutine
@@ -27,7 +28,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from contextvars import ContextVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -128,28 +130,55 @@ def user_message(
     return UserMessage(text, output, sender, input_channel=channel, metadata=meta, parse_data=parse_data)
 
 
+# Set while a message is handled; Rasa's processor logs a failed action (action server unreachable,
+# an error in the action) and carries on without its events, so a log filter is where it can be seen.
+_action_failed: ContextVar[Optional[List[bool]]] = ContextVar("haven_action_failed", default=None)
+_FAILED_ACTION_LOG = "Encountered an exception while running action"
+
+
+class _ActionFailureWatch(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        flag = _action_failed.get()
+        if flag is not None and str(record.msg).startswith(_FAILED_ACTION_LOG):
+            flag.append(True)
+        return True
+
+
+def _watch_action_failures() -> None:
+    processor_log = logging.getLogger("rasa.core.processor")
+    if not any(isinstance(f, _ActionFailureWatch) for f in processor_log.filters):
+        processor_log.addFilter(_ActionFailureWatch())
+
+
 async def handle_with_kind_fallback(
     app: Optional[Sanic], on_new_message: OnNewMessage, message: UserMessage
 ) -> None:
-    """Runs the message through Rasa; when nothing at all was sent back, sends the kind reply."""
+    """Runs the message through Rasa and sends the kind reply when it got no reply at all, or when an
+    action failed on the way (a half answer: "let's book" without the first question) and no crisis
+    reply was sent (that one already says where to find help, and stands alone)."""
+    _watch_action_failures()
     output = message.output_channel
-    sent = 0
+    sent: List[Dict[Text, Any]] = []
     send_response = output.send_response
 
     async def counting(recipient_id: Text, payload: Dict[Text, Any]) -> None:
-        nonlocal sent
-        sent += 1
+        sent.append(payload)
         await send_response(recipient_id, payload)
 
+    failed: List[bool] = []
+    token = _action_failed.set(failed)
     output.send_response = counting  # type: ignore[method-assign]
     try:
         await on_new_message(message)
     except Exception as error:  # noqa: BLE001 - the visitor gets the kind reply; the text is never logged
         logger.error("handling a message failed: %s", type(error).__name__)
+        failed.append(True)
     finally:
         output.send_response = send_response  # type: ignore[method-assign]
-    if sent == 0:
-        logger.warning("a message got no reply (action server unreachable?); sending %s", KIND_REPLY)
+        _action_failed.reset(token)
+    crisis = any("safety" in (p.get("custom") or {}) for p in sent if isinstance(p, dict))
+    if not sent or (failed and not crisis):
+        logger.warning("a message got no full reply (action server unreachable?); sending %s", KIND_REPLY)
         await send_kind_reply(app, output, message.sender_id)
 
 
