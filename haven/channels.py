@@ -162,7 +162,7 @@ async def handle_with_kind_fallback(
     send_response = output.send_response
 
     async def counting(recipient_id: Text, payload: Dict[Text, Any]) -> None:
-        sent.append(payload)
+        sent.append(dict(payload))  # a copy: OutputChannel.send_response pops "custom" from the payload
         await send_response(recipient_id, payload)
 
     failed: List[bool] = []
