@@ -10,6 +10,7 @@ import pytest
 
 from haven import settings as settings_module
 from haven.db import migrate, repository, session
+from website import staff as staff_module
 from website.app import create_app
 from website.ratelimit import MAX_KEYS, TokenBuckets
 
@@ -260,3 +261,61 @@ def test_a_rate_of_zero_turns_the_limit_off(db_url) -> None:
 def test_a_malformed_rate_setting_is_refused(bad) -> None:
     with pytest.raises(ValueError, match="HAVEN_RATE_LIMIT_BURST"):
         settings_module.load({"HAVEN_RATE_LIMIT_BURST": bad})
+
+
+# --------------------------------------------------------------------------- the staff API on bad input
+
+BAD_AUTH = [
+    "",
+    "Bearer",
+    "Bearer wrong-token",
+    f"Basic {STAFF}",
+    f"Bearer {STAFF} extra",
+    "Bearer ' OR '1'='1",
+    "Bearer " + "x" * 4000,
+    "Bearer \u202e" + STAFF,
+]
+
+
+@pytest.mark.parametrize("authorization", BAD_AUTH)
+def test_bad_staff_credentials_get_a_clean_401(app, authorization) -> None:
+    headers = {"Authorization": authorization.encode("utf-8")}
+    _, response = app.test_client.get("/staff/api/bookings", headers=headers)
+    assert response.status == 401, authorization[:40]
+    assert response.json == {"error": staff_module.UNAUTHORISED_MESSAGE}
+
+
+def test_a_token_that_is_not_utf8_gets_401_not_500(app) -> None:
+    _, response = app.test_client.get("/staff/api/bookings", headers={"Authorization": b"Bearer t\xe9st\xff"})
+    assert response.status == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/staff/api/bookings/99999999999999999999999/handled", 404),
+        ("/staff/api/bookings/9223372036854775808/handled", 404),
+        ("/staff/api/bookings/0/handled", 404),
+        ("/staff/api/bookings/-1/handled", 404),
+        ("/staff/api/bookings/1.5/handled", 404),
+        ("/staff/api/bookings'%20OR%201=1--/1/handled", 404),
+        ("/staff/api/%3Cscript%3E/1/handled", 404),
+    ],
+)
+def test_odd_staff_api_paths_get_404_not_500(app, path, status) -> None:
+    _, response = app.test_client.post(path, headers=BEARER)
+    assert response.status == status, response.text
+    assert "<script>" not in response.text
+
+
+@pytest.mark.parametrize("kind", ["bookings' OR '1'='1", "..%2F..%2Fetc%2Fpasswd", "%00", "x" * 5000])
+def test_unknown_staff_api_kinds_get_404(app, kind) -> None:
+    _, response = app.test_client.get(f"/staff/api/{kind}", headers=BEARER)
+    assert response.status in (404, 414), kind[:20]
+
+
+def test_the_site_keeps_answering_after_all_of_that(app) -> None:
+    for authorization in BAD_AUTH:
+        app.test_client.get("/staff/api/bookings", headers={"Authorization": authorization.encode()})
+    _, response = app.test_client.get("/staff/api/bookings", headers=BEARER)
+    assert response.status == 200 and response.json["items"][0]["name"] == "<script>alert(1)</script>"

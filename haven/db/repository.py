@@ -61,6 +61,7 @@ MAX_TIMEZONE = 64
 MAX_CONVERSATION_ID = 255
 MAX_RULE = 100
 DEFAULT_LIST_LIMIT = 500
+MAX_ID = 2**63 - 1
 _REFERENCE_ATTEMPTS = 5
 
 
@@ -542,6 +543,8 @@ def mark_handled(kind: str, id: int, *, url: str | None = None) -> bool:
         raise ValueError(f"kind must be one of booking, handoff, safety_event; got {kind!r}")
     if not isinstance(id, int) or isinstance(id, bool):
         raise ValueError(f"id must be a whole number, got {id!r}")
+    if not 0 < id <= MAX_ID:
+        return False  # no row has it; SQLite and PostgreSQL would fail on ids past 64 bits
 
     def change():
         with session_scope(url) as session:
