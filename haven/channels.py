@@ -19,7 +19,10 @@ client still works. What differs:
   every sender-less client would read and write.
 - socket.io with `session_persistence`: Rasa 3.6 calls python-socketio 5's `enter_room` coroutine
   without awaiting it, so the socket never joined its session's room and no reply ever arrived.
-  The session request here awaits it.
+  The session request here awaits it. Custom payloads (topic, crisis, booking) arrive over
+  socket.io as `{"custom": {...}}` instead of raising TypeError (HavenSocketIOOutput).
+- Text starting with "/" that is not a button payload Rasa can read loses the slash: Rasa would
+  log it in full with a warning (command_or_text).
 - Errors are logged by type only: Rasa's own channel logs the message text with its traceback.
 """
 
@@ -27,13 +30,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.nlu.constants import (
     ENTITIES,
     INTENT,
@@ -123,9 +127,42 @@ def empty_parse_data() -> Dict[str, Any]:
     return {TEXT: "", INTENT: intent, INTENT_RANKING_KEY: [dict(intent)], ENTITIES: []}
 
 
+_COMMAND = re.compile(r"^/(?P<intent>[^{@]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.+\})?$", re.DOTALL)
+
+
+def command_or_text(text: str, app: Optional[Sanic]) -> str:
+    """A message starting with "/" stays a button payload only when Rasa can read it as one.
+
+    Rasa reads "/intent{...}" itself, and logs any other text starting with "/" in full, with a
+    warning, before treating it as words: a visitor's "/I can't go on" would land in the logs.
+    Such text loses its leading slashes here and is read as the words it is.
+    """
+    if not text.startswith("/"):
+        return text
+    domain = getattr(getattr(getattr(app, "ctx", None), "agent", None), "domain", None)
+    if domain is None:
+        return text
+    match = _COMMAND.match(text)
+    if match and match["intent"] in domain.intents:
+        try:
+            float((match["confidence"] or "@1")[1:])
+            entities = json.loads(match["entities"]) if match["entities"] else {}
+        except ValueError:
+            entities = None
+        if isinstance(entities, dict) and set(entities) <= set(domain.entities):
+            return text
+    return text.lstrip("/").strip()
+
+
 def user_message(
-    text: str, output: OutputChannel, sender: str, channel: str, meta: Optional[Dict[str, Any]]
+    text: str,
+    output: OutputChannel,
+    sender: str,
+    channel: str,
+    meta: Optional[Dict[str, Any]],
+    app: Optional[Sanic] = None,
 ) -> UserMessage:
+    text = command_or_text(text, app)
     parse_data = None if text else empty_parse_data()
     return UserMessage(text, output, sender, input_channel=channel, metadata=meta, parse_data=parse_data)
 
@@ -240,10 +277,10 @@ class HavenRestInput(RestInput):
 
             if request.args.get("stream", "").lower() == "true":
                 return response.stream(
-                    self._stream(handle, text, sender, meta), content_type="text/event-stream"
+                    self._stream(handle, text, sender, meta, request.app), content_type="text/event-stream"
                 )
             collector = self._collector()
-            await handle(user_message(text, collector, sender, self.name(), meta))
+            await handle(user_message(text, collector, sender, self.name(), meta, request.app))
             return response.json(collector.messages)
 
         return webhook
@@ -255,7 +292,7 @@ class HavenRestInput(RestInput):
         return CollectingOutputChannel()
 
     def _stream(
-        self, handle: OnNewMessage, text: str, sender: str, meta: Optional[Dict[str, Any]]
+        self, handle: OnNewMessage, text: str, sender: str, meta: Optional[Dict[str, Any]], app: Sanic
     ) -> Callable[[Any], Awaitable[None]]:
         import asyncio
 
@@ -265,7 +302,8 @@ class HavenRestInput(RestInput):
             queue: asyncio.Queue = asyncio.Queue()
 
             async def run() -> None:
-                await handle(user_message(text, QueueOutputChannel(queue), sender, self.name(), meta))
+                output = QueueOutputChannel(queue)
+                await handle(user_message(text, output, sender, self.name(), meta, app))
                 await queue.put("DONE")
 
             task = asyncio.ensure_future(run())
@@ -279,6 +317,24 @@ class HavenRestInput(RestInput):
         return stream
 
 
+class HavenSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output, except for custom payloads.
+
+    Rasa emits a custom payload as keyword arguments of `emit` (for payloads shaped `{"data": …}`),
+    so Haven's `{"topic": …}` and `{"safety": "crisis", …}` raised TypeError: the crisis payload never
+    reached the client, and the rest of that answer was lost. Here they arrive as `bot_uttered`
+    with `{"custom": {…}}`, the element the REST channel returns for them.
+    """
+
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
+        if "data" in json_message and set(json_message) <= {"data", "room", "to", "namespace"}:
+            await super().send_custom_json(recipient_id, json_message, **kwargs)
+            return
+        await self._send_message(recipient_id, {"custom": json_message})
+
+
 class HavenSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel (`socketio`) with the checks of the module docstring."""
 
@@ -286,9 +342,11 @@ class HavenSocketIOInput(SocketIOInput):
     def name(cls) -> Text:
         return "socketio"
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        from rasa.core.channels.socketio import SocketIOOutput
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """The output for messages the server starts itself (Rasa's reminders, external events)."""
+        return HavenSocketIOOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
 
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = super().blueprint(on_new_message)
         sio = self.sio
         app_holder: Dict[str, Sanic] = {}
@@ -299,7 +357,7 @@ class HavenSocketIOInput(SocketIOInput):
 
         # Registering a handler again for the same event replaces Rasa's.
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
             try:
                 session = sender_id(data.get("session_id")) or uuid.uuid4().hex
@@ -311,7 +369,7 @@ class HavenSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, data: Any = None) -> None:
             if not isinstance(data, dict):
                 logger.warning("socket.io: a message event that is not an object was ignored")
                 return
@@ -328,8 +386,9 @@ class HavenSocketIOInput(SocketIOInput):
             except BadInput as error:
                 logger.warning("socket.io: a message was ignored (%s)", error)
                 return
-            output = SocketIOOutput(sio, self.bot_message_evt)
-            message = user_message(text, output, sender, self.name(), meta)
-            await handle_with_kind_fallback(app_holder.get("app"), on_new_message, message)
+            output = HavenSocketIOOutput(sio, self.bot_message_evt)
+            app = app_holder.get("app")
+            message = user_message(text, output, sender, self.name(), meta, app)
+            await handle_with_kind_fallback(app, on_new_message, message)
 
         return webhook

@@ -49,14 +49,14 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from haven import safety
-from nlu_components.input_guard import CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
+from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
 
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
 # Intents set over the classifier's by other components; the classifier's own guess comes after them.
-NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT)
+NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT, CONTACT_INTENT)
 CATEGORIES = ("suicide", "danger", "self_harm")  # priority order, see module docstring
 CLASSIFIER_RULE = "classifier"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,8 @@ Two small graph components, one at each end of the pipeline (config.yml):
 control and bidi characters go; a lone "\\ud800" used to crash SpacyNLP) and keeps the first
 `max_chars` characters for the featurizers and the classifier: a 100 000-character message took
 seconds of CPU per message on the whole pipeline, for no better understanding. The widget's input
-has the same maxlength, so only other clients ever send more.
+has the same maxlength, so only other clients ever send more. Runs of over 40 characters without
+a space are cut into pieces (haven.text.break_long_runs): spaCy's tokenizer is quadratic on them.
 
 Crisis language must not be missed because it came late in a long message, so the cleaned text up
 to `crisis_scan_chars` is kept beside it (message key `haven_crisis_text`) for the CrisisDetector,
@@ -14,7 +15,9 @@ which is fast enough to read all of it.
 
 `InputGuardVerdict` runs after the classifiers and before the CrisisDetector. A message that was
 cut gets the intent `message_too_long` (a rule answers kindly that only the first part was read);
-an empty one gets `empty_message`. The CrisisDetector, which runs last, still overrides either with
+an empty one gets `empty_message`; one that is nothing but an e-mail address or a phone number gets
+`contact_details` (the classifier read "quillon@example.org" as `stop` with 0.46, which cancelled
+the booking form at its contact question). The CrisisDetector, which runs last, still overrides either with
 `crisis`. Output beside the intent: `input_guard` = {"truncated", "original_chars", "read_chars"}
 (lengths only, never text).
 """
@@ -22,6 +25,7 @@ an empty one gets `empty_message`. The CrisisDetector, which runs last, still ov
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -37,7 +41,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from haven.text import clean_text, shorten
+from haven.text import break_long_runs, clean_text, shorten
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,17 @@ GUARD_KEY = "input_guard"
 CRISIS_TEXT_KEY = "haven_crisis_text"
 TOO_LONG_INTENT = "message_too_long"
 EMPTY_INTENT = "empty_message"
+CONTACT_INTENT = "contact_details"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()./-]+$")
+
+
+def is_contact(text: str) -> bool:
+    """True when the whole message is one e-mail address or one phone number (6 to 20 digits)."""
+    text = text.strip()
+    if _EMAIL.match(text):
+        return True
+    return bool(_PHONE.match(text)) and 6 <= sum(ch.isdigit() for ch in text) <= 20
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -90,10 +105,10 @@ class InputGuard(GraphComponent):
             return
         text = clean_text(raw)
         kept = shorten(text, self.max_chars)
-        message.set(TEXT, kept)
+        message.set(TEXT, break_long_runs(kept))
         truncated = len(kept) < len(text)
         if truncated:
-            message.set(CRISIS_TEXT_KEY, text[: self.crisis_scan_chars])
+            message.set(CRISIS_TEXT_KEY, break_long_runs(text[: self.crisis_scan_chars]))
         original = len(raw) if isinstance(raw, str) else 0
         message.set(
             GUARD_KEY,
@@ -104,7 +119,7 @@ class InputGuard(GraphComponent):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class InputGuardVerdict(GraphComponent):
-    """Sets `message_too_long` / `empty_message` on what InputGuard cut or found empty."""
+    """Sets `message_too_long`, `empty_message` or `contact_details` by the form of the message."""
 
     @classmethod
     def create(
@@ -126,6 +141,8 @@ class InputGuardVerdict(GraphComponent):
                 self._set_intent(message, TOO_LONG_INTENT)
             elif isinstance(text, str) and not text.strip():
                 self._set_intent(message, EMPTY_INTENT)
+            elif isinstance(text, str) and is_contact(text):
+                self._set_intent(message, CONTACT_INTENT)
         return messages
 
     @staticmethod

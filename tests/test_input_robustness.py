@@ -22,9 +22,9 @@ from sanic import Sanic
 
 from haven import channels
 from haven.settings import ROOT
-from haven.text import clean_text, shorten, single_line
+from haven.text import break_long_runs, clean_text, shorten, single_line
 from nlu_components.crisis_detector import CrisisDetector
-from nlu_components.input_guard import CRISIS_TEXT_KEY, GUARD_KEY, InputGuard, InputGuardVerdict
+from nlu_components.input_guard import CRISIS_TEXT_KEY, GUARD_KEY, InputGuard, InputGuardVerdict, is_contact
 
 FILLER = "He lied to me for years and I still miss him, I don't understand why I feel this way. "
 HOSTILE = [
@@ -85,6 +85,20 @@ def test_single_line_and_shorten() -> None:
     assert shorten("short", 10) == "short"
     assert shorten("word " * 300, 1000) == ("word " * 200).strip()
     assert len(shorten("x" * 5000, 1000)) == 1000
+
+
+def test_break_long_runs_cuts_only_what_no_word_is() -> None:
+    sentence = "why do I still feel attached, antidisestablishmentarianism?"
+    assert break_long_runs(sentence) == sentence
+    assert break_long_runs("😀" * 100) == " ".join(["😀" * 40, "😀" * 40, "😀" * 20])
+    assert break_long_runs("a " + "x" * 81) == "a " + " ".join(["x" * 40, "x" * 40, "x"])
+
+
+def test_a_row_of_emoji_no_longer_stalls_the_tokenizer(detector) -> None:
+    text = break_long_runs("😀" * 20_000)
+    started = time.perf_counter()
+    detector.detect(text)
+    assert time.perf_counter() - started < 3.0, "was minutes before the runs were cut"
 
 
 # --------------------------------------------------------------------------- the channels' field checks
@@ -295,6 +309,56 @@ def test_the_rest_health_route_stays() -> None:
     assert response.status == 200 and response.json == {"status": "ok"}
 
 
+class _FakeSio:
+    def __init__(self) -> None:
+        self.emitted: List[Any] = []
+
+    async def emit(self, event: str, data: Any = None, room: Any = None, **kwargs: Any) -> None:
+        if kwargs:
+            raise TypeError(f"unexpected {sorted(kwargs)}")  # what python-socketio does
+        self.emitted.append((event, data, room))
+
+
+def test_socketio_custom_payloads_arrive_as_custom_elements() -> None:
+    sio = _FakeSio()
+    output = channels.HavenSocketIOOutput(sio, "bot_uttered")
+    asyncio.run(
+        output.send_response("room-1", {"text": "help", "custom": {"safety": "crisis", "category": "danger"}})
+    )
+    assert sio.emitted == [
+        ("bot_uttered", {"text": "help"}, "room-1"),
+        ("bot_uttered", {"custom": {"safety": "crisis", "category": "danger"}}, "room-1"),
+    ]
+    asyncio.run(output.send_custom_json("room-1", {"data": {"x": 1}}))
+    assert sio.emitted[-1] == ("bot_uttered", {"x": 1}, "room-1"), "Rasa's own {data: ...} form still works"
+
+
+_DOMAIN_APP = SimpleNamespace(
+    ctx=SimpleNamespace(
+        agent=SimpleNamespace(domain=SimpleNamespace(intents=["greet", "inform"], entities=["time_choice"]))
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("/greet", "/greet"),
+        ('/inform{"time_choice":"none"}', '/inform{"time_choice":"none"}'),
+        ("/greet@0.9", "/greet@0.9"),
+        ("hello /greet", "hello /greet"),
+        ("/I can't go on", "I can't go on"),
+        ("/nonexistent_intent", "nonexistent_intent"),
+        ('/inform{"unknown_entity": 1}', 'inform{"unknown_entity": 1}'),
+        ("/inform{not json}", "inform{not json}"),
+        ("/greet trailing words", "greet trailing words"),
+        ("//", ""),
+    ],
+)
+def test_only_readable_button_payloads_keep_their_slash(text, kept) -> None:
+    assert channels.command_or_text(text, _DOMAIN_APP) == kept
+
+
 def test_the_channels_keep_rasas_names() -> None:
     assert channels.HavenRestInput.name() == "rest" and channels.HavenSocketIOInput.name() == "socketio"
     credentials = (ROOT / "credentials.yml").read_text()
@@ -357,6 +421,28 @@ def test_the_verdict_marks_long_and_empty_messages_and_nothing_else() -> None:
     assert verdict(guard("\u202e \x00")).get("intent")["name"] == "empty_message"
 
 
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("quillon@example.org", True),
+        (" robin.lee+haven@mail.example.co.uk ", True),
+        ("+1 (617) 555-0100", True),
+        ("07700 900123", True),
+        ("call me at robin@example.org", False),
+        ("12345", False),
+        ("stop", False),
+        ("@", False),
+    ],
+)
+def test_a_bare_contact_is_recognised_by_its_form(text, contact) -> None:
+    assert is_contact(text) is contact
+
+
+def test_the_verdict_calls_a_bare_email_contact_details_not_stop() -> None:
+    message = verdict(guard("quillon@example.org"), intent="stop")
+    assert message.get("intent")["name"] == "contact_details"
+
+
 @pytest.fixture(scope="module")
 def detector() -> CrisisDetector:
     return CrisisDetector({**CrisisDetector.get_default_config(), "default_region": "US"})
@@ -407,6 +493,11 @@ def test_the_model_reads_a_lone_surrogate_message_around_the_surrogate(agent) ->
     assert (
         parse(agent, "why do I still feel \ud800 attached to him")["intent"]["name"] == "why_still_attached"
     )
+
+
+@pytest.mark.parametrize("contact", ["quillon.vexley@example.org", "quillon@example.org", "+44 7700 900123"])
+def test_the_model_never_reads_a_contact_as_stop(agent, contact) -> None:
+    assert parse(agent, contact)["intent"]["name"] == "contact_details"
 
 
 def test_the_model_answers_empty_text_with_empty_message(agent) -> None:
