@@ -17,9 +17,12 @@ which is fast enough to read all of it.
 cut gets the intent `message_too_long` (a rule answers kindly that only the first part was read);
 an empty one gets `empty_message`; one that is nothing but an e-mail address or a phone number gets
 `contact_details` (the classifier read "quillon@example.org" as `stop` with 0.46, which cancelled
-the booking form at its contact question). The CrisisDetector, which runs last, still overrides either with
-`crisis`. Output beside the intent: `input_guard` = {"truncated", "original_chars", "read_chars"}
-(lengths only, never text).
+the booking form at its contact question). Intents listed in `intent_thresholds` count only at or
+above their confidence, else they become `nlu_fallback`: `stop` (which cancels a form) needs 0.5
+in config.yml, because first names took it at the name question ("Quinn" 0.31, "Quincy" 0.40: those
+visitors could never book) while real requests to stop score 0.73 to 1.0. The CrisisDetector, which
+runs last, still overrides all of these with `crisis`. Output beside the intent: `input_guard` =
+{"truncated", "original_chars", "read_chars"} (lengths only, never text).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ CRISIS_TEXT_KEY = "haven_crisis_text"
 TOO_LONG_INTENT = "message_too_long"
 EMPTY_INTENT = "empty_message"
 CONTACT_INTENT = "contact_details"
+FALLBACK_INTENT = "nlu_fallback"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]+$")
 
@@ -119,7 +123,13 @@ class InputGuard(GraphComponent):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class InputGuardVerdict(GraphComponent):
-    """Sets `message_too_long`, `empty_message` or `contact_details` by the form of the message."""
+    """Sets `message_too_long`, `empty_message` or `contact_details` by the form of the message, and
+    holds the intents of `intent_thresholds` to their minimum confidence."""
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """`intent_thresholds`: {intent: minimum confidence}; below it the intent is nlu_fallback."""
+        return {"intent_thresholds": {}}
 
     @classmethod
     def create(
@@ -130,7 +140,14 @@ class InputGuardVerdict(GraphComponent):
         execution_context: ExecutionContext,
     ) -> InputGuardVerdict:
         """Creates the component (no state, nothing trained)."""
-        return cls()
+        return cls({**cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[str, Any] | None = None) -> None:
+        """Checks the thresholds (numbers between 0 and 1)."""
+        thresholds = (config or {}).get("intent_thresholds") or {}
+        self.thresholds = {str(k): float(v) for k, v in thresholds.items()}
+        if not all(0.0 <= v <= 1.0 for v in self.thresholds.values()):
+            raise ValueError("InputGuardVerdict: intent_thresholds must be between 0 and 1")
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Overrides the intent of cut or empty messages; the CrisisDetector comes after this."""
@@ -143,7 +160,23 @@ class InputGuardVerdict(GraphComponent):
                 self._set_intent(message, EMPTY_INTENT)
             elif isinstance(text, str) and is_contact(text):
                 self._set_intent(message, CONTACT_INTENT)
+            else:
+                self._hold_to_threshold(message)
         return messages
+
+    def _hold_to_threshold(self, message: Message) -> None:
+        intent = message.get(INTENT)
+        if not isinstance(intent, dict) or intent.get(INTENT_NAME_KEY) not in self.thresholds:
+            return
+        confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
+        if isinstance(confidence, (int, float)) and confidence >= self.thresholds[intent[INTENT_NAME_KEY]]:
+            return
+        message.set(
+            INTENT, {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True
+        )
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if isinstance(r, dict)]
+        fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT_RANKING_KEY, [fallback] + ranking, add_to_output=True)
 
     @staticmethod
     def _set_intent(message: Message, name: str) -> None:

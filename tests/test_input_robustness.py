@@ -443,6 +443,23 @@ def test_the_verdict_calls_a_bare_email_contact_details_not_stop() -> None:
     assert message.get("intent")["name"] == "contact_details"
 
 
+def held(intent: str, confidence: float) -> Message:
+    message = Message.build(text="Quinn")
+    message.set("intent", {"name": intent, "confidence": confidence})
+    message.set("intent_ranking", [{"name": intent, "confidence": confidence}])
+    InputGuardVerdict({"intent_thresholds": {"stop": 0.5}}).process([message])
+    return message
+
+
+def test_a_weak_stop_is_not_trusted_to_cancel_a_form() -> None:
+    assert held("stop", 0.31).get("intent")["name"] == "nlu_fallback"
+    assert [r["name"] for r in held("stop", 0.31).get("intent_ranking")] == ["nlu_fallback", "stop"]
+    assert held("stop", 0.73).get("intent")["name"] == "stop"
+    assert held("greet", 0.31).get("intent")["name"] == "greet", "only the listed intents"
+    with pytest.raises(ValueError):
+        InputGuardVerdict({"intent_thresholds": {"stop": 5}})
+
+
 @pytest.fixture(scope="module")
 def detector() -> CrisisDetector:
     return CrisisDetector({**CrisisDetector.get_default_config(), "default_region": "US"})
@@ -498,6 +515,16 @@ def test_the_model_reads_a_lone_surrogate_message_around_the_surrogate(agent) ->
 @pytest.mark.parametrize("contact", ["quillon.vexley@example.org", "quillon@example.org", "+44 7700 900123"])
 def test_the_model_never_reads_a_contact_as_stop(agent, contact) -> None:
     assert parse(agent, contact)["intent"]["name"] == "contact_details"
+
+
+@pytest.mark.parametrize("name", ["Quinn", "Quincy", "Morgan", "Robin", "Zoë", "李雷", "Fatima"])
+def test_the_model_never_reads_a_first_name_as_stop(agent, name) -> None:
+    assert parse(agent, name)["intent"]["name"] != "stop"
+
+
+@pytest.mark.parametrize("text", ["stop", "cancel", "never mind", "I want to stop", "nvm", "no stop"])
+def test_real_requests_to_stop_still_stop(agent, text) -> None:
+    assert parse(agent, text)["intent"]["name"] == "stop"
 
 
 def test_the_model_answers_empty_text_with_empty_message(agent) -> None:
