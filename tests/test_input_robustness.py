@@ -548,3 +548,16 @@ def test_crisis_language_in_a_long_message_still_wins(agent) -> None:
     parsed = parse(agent, text)
     assert parsed["intent"]["name"] == "crisis"
     assert parsed["crisis"]["category"] == "suicide"
+
+
+def test_the_widget_and_the_nlu_agree_on_the_longest_message() -> None:
+    import re as re_module
+
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    [guard_config] = [c for c in config["pipeline"] if c["name"].endswith("InputGuard")]
+    assert config["pipeline"][0] is guard_config, "InputGuard must run first, before spaCy"
+    widget = (ROOT / "website" / "static" / "haven-widget.js").read_text()
+    assert re_module.search(r'maxlength: "(\d+)"', widget).group(1) == str(guard_config["max_chars"])
+    assert guard_config["crisis_scan_chars"] <= channels.MAX_MESSAGE_CHARS
