@@ -80,9 +80,10 @@ class Settings:
     # site's own address (site_url, in its localhost and 127.0.0.1 spellings), see allowed_origins.
     cors_origins: Tuple[str, ...] = ()
     # Per-client token bucket on the website server: sustained requests per minute, and the burst
-    # allowed on top (a page view is about six requests). A rate of 0 turns the limit off.
-    rate_limit_per_minute: int = 120
-    rate_limit_burst: int = 40
+    # allowed on top. A page view costs two (the page and its crisis numbers; static files are free),
+    # and visitors behind one shared address (an office, a library) share a bucket. 0 turns it off.
+    rate_limit_per_minute: int = 300
+    rate_limit_burst: int = 60
     # Reverse proxies in front of the website server whose X-Forwarded-For is trusted (sanic's
     # PROXIES_COUNT): 0 means clients connect directly, so their address is the socket's.
     proxies_count: int = 0

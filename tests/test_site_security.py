@@ -319,3 +319,14 @@ def test_the_site_keeps_answering_after_all_of_that(app) -> None:
         app.test_client.get("/staff/api/bookings", headers={"Authorization": authorization.encode()})
     _, response = app.test_client.get("/staff/api/bookings", headers=BEARER)
     assert response.status == 200 and response.json["items"][0]["name"] == "<script>alert(1)</script>"
+
+
+def test_static_files_cost_nothing_from_the_budget(db_url) -> None:
+    app = limited_app(db_url)
+    assert all(get(app, "/static/haven-widget.js").status == 200 for _ in range(10))
+    assert [get(app, "/").status for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_the_default_limit_allows_a_busy_shared_address() -> None:
+    defaults = settings_module.load({})
+    assert defaults.rate_limit_per_minute >= 120 and defaults.rate_limit_burst >= 30

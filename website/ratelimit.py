@@ -4,7 +4,8 @@ Each client address has a bucket of `burst` tokens that refills at `per_minute` 
 a request takes one token, and a request that finds the bucket empty gets 429 with `Retry-After`
 (whole seconds until a token is back) and `{"error": "rate_limited", "retry_after": <seconds>}`.
 Forgetting a conversation is also limited per sender id, so one conversation cannot be hammered
-from many addresses. `/health` is never limited (the launcher polls it while starting).
+from many addresses. `/health` (the launcher polls it while starting) and `/static/` (files every
+page view fetches again) are never limited.
 
 In-process is enough for one website server process (the launcher runs one); behind a reverse
 proxy set HAVEN_PROXIES_COUNT so the client's address, not the proxy's, is the key.
@@ -26,6 +27,9 @@ from sanic.response import HTTPResponse
 #: Buckets kept at most; the least recently used go first (a full bucket is the same as none).
 MAX_KEYS = 10_000
 EXEMPT_PATHS = ("/health",)
+#: The widget's script and styles, and the page's: cheap files every page view fetches again
+#: (no-store), so limiting them would only make a page view cost more of the budget.
+EXEMPT_PREFIXES = ("/static/",)
 _FORGET = re.compile(r"^/api/conversations/([^/]+)/forget/?$")
 
 
@@ -86,7 +90,7 @@ def limited(retry_after: float) -> HTTPResponse:
 
 
 def install(app: Sanic) -> Optional[TokenBuckets]:
-    """Adds the limit to every route but /health; None when HAVEN_RATE_LIMIT_PER_MINUTE is 0."""
+    """Adds the limit to every route but /health and /static/; None when the rate is 0."""
     settings = app.ctx.settings
     if settings.rate_limit_per_minute <= 0:
         return None
@@ -95,7 +99,7 @@ def install(app: Sanic) -> Optional[TokenBuckets]:
 
     @app.on_request
     async def rate_limit(request: Request) -> Optional[HTTPResponse]:
-        if request.path in EXEMPT_PATHS:
+        if request.path in EXEMPT_PATHS or request.path.startswith(EXEMPT_PREFIXES):
             return None
         allowed, wait = buckets.take("client:" + client_key(request))
         if allowed:
