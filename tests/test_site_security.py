@@ -3,6 +3,7 @@ script on every page, CORS only for the allowed origins, and the per-client rate
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from typing import Dict, List
 
@@ -330,3 +331,94 @@ def test_static_files_cost_nothing_from_the_budget(db_url) -> None:
 def test_the_default_limit_allows_a_busy_shared_address() -> None:
     defaults = settings_module.load({})
     assert defaults.rate_limit_per_minute >= 120 and defaults.rate_limit_burst >= 30
+
+
+# --------------------------------------------------------------------------- the real servers
+
+
+def _http(url: str, method: str = "GET", headers: Dict[str, str] | None = None, body: bytes | None = None):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("method", ["POST", "OPTIONS"])
+def test_the_rasa_server_shares_answers_only_with_the_sites_origin(live_haven, method) -> None:
+    url = f"{live_haven.rasa}/webhooks/rest/webhook"
+    body = b'{"sender": "cors-check-0001", "message": "hi"}' if method == "POST" else None
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    extra = preflight if method == "OPTIONS" else {"Content-Type": "application/json"}
+    _, foreign, _ = _http(url, method, {"Origin": FOREIGN, **extra}, body)
+    assert foreign.get("Access-Control-Allow-Origin") in (None, "")
+    own = f"http://localhost:{live_haven.settings.site_port}"
+    _, allowed, _ = _http(url, method, {"Origin": own, **extra}, body)
+    assert allowed.get("Access-Control-Allow-Origin") == own
+
+
+@pytest.mark.e2e
+def test_the_website_server_shares_its_api_only_with_the_sites_origin(live_haven) -> None:
+    url = f"{live_haven.site}/api/crisis-resources"
+    _, foreign, _ = _http(url, headers={"Origin": FOREIGN})
+    assert foreign.get("Access-Control-Allow-Origin") is None
+    own = f"http://127.0.0.1:{live_haven.settings.site_port}"
+    _, allowed, _ = _http(url, headers={"Origin": own})
+    assert allowed.get("Access-Control-Allow-Origin") == own
+
+
+@pytest.mark.e2e
+def test_the_running_website_server_limits_a_client_and_says_when_to_come_back(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from haven import launcher
+    from haven.settings import ROOT
+
+    port = launcher.free_port()
+    env = {
+        **os.environ,
+        "SITE_PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'haven.db'}",
+        "HAVEN_RATE_LIMIT_PER_MINUTE": "6",
+        "HAVEN_RATE_LIMIT_BURST": "3",
+        "PYTHONPATH": str(ROOT),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "website"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while _http_or_none(f"{base}/health") != 200:
+            assert server.poll() is None and time.monotonic() < deadline, "the website server did not start"
+            time.sleep(0.3)
+        statuses = [_http(f"{base}/api/crisis-resources")[0] for _ in range(3)]
+        status, headers, body = _http(f"{base}/api/crisis-resources")
+        assert statuses == [200, 200, 200] and status == 429
+        assert headers["Retry-After"] == "10" and json.loads(body) == {
+            "error": "rate_limited",
+            "retry_after": 10,
+        }
+        assert _http(f"{base}/health")[0] == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _http_or_none(url: str):
+    try:
+        return _http(url)[0]
+    except OSError:
+        return None
