@@ -398,6 +398,36 @@ def test_the_booking_form_takes_hostile_answers_safely(live_haven) -> None:
     assert status == 200, "the bookings table is still there"
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "\ud800",
+        "x" * 100_000,
+        "<script>alert(1)</script>",
+        "'; DROP TABLE bookings; --",
+        "what is a trauma bond",
+    ],
+)
+def test_a_hostile_answer_to_the_consent_question_is_never_consent(live_haven, answer) -> None:
+    visitor = Visitor(live_haven)
+    visitor.say("/book_consultation")
+    visitor.say("Robin")
+    offer = visitor.say("robin@example.org")
+    slot = next(
+        b["payload"] for b in buttons(offer) if "time_choice" in b["payload"] and '"none"' not in b["payload"]
+    )
+    assert "agree" in texts(visitor.say(slot))
+    again = visitor.say(answer)
+    assert "Do you agree" in texts(again), "a kind word, then the consent question again"
+    assert booking_payloads(again) == []
+    summary = visitor.say("/affirm")
+    assert "Here's your request" in texts(summary)
+
+
+def booking_payloads(replies) -> List[Dict[str, Any]]:
+    return [c for c in customs(replies) if "booking" in c]
+
+
 def test_a_long_free_text_message_for_the_therapist_is_refused_kindly(live_haven) -> None:
     visitor = Visitor(live_haven)
     visitor.say("/leave_message")
