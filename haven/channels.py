@@ -20,7 +20,8 @@ client still works. What differs:
 - socket.io with `session_persistence`: Rasa 3.6 calls python-socketio 5's `enter_room` coroutine
   without awaiting it, so the socket never joined its session's room and no reply ever arrived.
   The session request here awaits it. Custom payloads (topic, crisis, booking) arrive over
-  socket.io as `{"custom": {...}}` instead of raising TypeError (HavenSocketIOOutput).
+  socket.io as `{"custom": {...}}` instead of raising TypeError (HavenSocketIOOutput). A browser
+  page from another origin than the allowed ones cannot connect (on polling or websocket).
 - Text starting with "/" that is not a button payload Rasa can read loses the slash: Rasa would
   log it in full with a warning (command_or_text).
 - Errors are logged by type only: Rasa's own channel logs the message text with its traceback.
@@ -342,6 +343,13 @@ class HavenSocketIOInput(SocketIOInput):
     def name(cls) -> Text:
         return "socketio"
 
+    @staticmethod
+    def allowed_origins() -> List[str]:
+        """The browser origins allowed to connect: haven.settings (HAVEN_CORS_ORIGINS or the site's own)."""
+        from haven import settings as settings_module
+
+        return settings_module.load().allowed_origins
+
     def get_output_channel(self) -> Optional[OutputChannel]:
         """The output for messages the server starts itself (Rasa's reminders, external events)."""
         return HavenSocketIOOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
@@ -356,6 +364,20 @@ class HavenSocketIOInput(SocketIOInput):
             app_holder["app"] = app
 
         # Registering a handler again for the same event replaces Rasa's.
+        rasa_connect = sio.handlers.get(self.namespace or "/", {}).get("connect")
+        allowed = {o.lower() for o in self.allowed_origins()}
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            # Rasa turns python-engineio's origin check off and leaves CORS to the HTTP layer, which
+            # browsers only apply to polling: a page on any site could open the websocket transport.
+            # A browser always sends Origin; clients that are not browsers send none and are let in.
+            origin = (environ.get("HTTP_ORIGIN") or "").rstrip("/").lower()
+            if origin and origin not in allowed:
+                logger.warning("socket.io: a connection from a foreign origin was refused")
+                return False
+            return await rasa_connect(sid, environ, auth) if rasa_connect else True
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}

@@ -181,7 +181,12 @@ class SocketVisitor:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.client.disconnect()
+        try:  # on polling the client waits out a 25 s long poll before it lets go
+            await asyncio.wait_for(self.client.disconnect(), 2)
+        except TimeoutError:
+            http = getattr(self.client.eio, "http", None)
+            if http is not None and not http.closed:
+                await http.close()
 
     async def wait(self, predicate, timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -274,6 +279,34 @@ def test_socketio_refuses_a_foreign_origin_for_polling(live_haven) -> None:
     except urllib.error.HTTPError as error:
         headers = error.headers
     assert headers.get("Access-Control-Allow-Origin") in (None, "")
+
+
+def socketio_connect_reply(live, origin: str | None) -> str:
+    """The socket.io handshake spoken by hand over polling: open, connect to "/", read the answer.
+
+    (The python-socketio client takes 30 s to give up a refused or closed polling connection.)"""
+    headers = {"Origin": origin} if origin else {}
+    url = f"{live.rasa}/socket.io/?EIO=4&transport=polling"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+        opened = response.read().decode()
+    sid = json.loads(opened[opened.index("{") :])["sid"]
+    connect = urllib.request.Request(f"{url}&sid={sid}", data=b"40", headers=headers, method="POST")
+    urllib.request.urlopen(connect, timeout=10).read()
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{url}&sid={sid}", headers=headers), timeout=30
+    ) as response:
+        return response.read().decode()
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"), [("https://evil.example", False), (None, True), ("own", True)]
+)
+def test_socketio_connections_from_a_foreign_page_are_refused(live_haven, origin, accepted) -> None:
+    if origin == "own":
+        origin = f"http://localhost:{live_haven.settings.site_port}"
+    reply = socketio_connect_reply(live_haven, origin)
+    # "40{...}" is socket.io's CONNECT, "44{...}" its CONNECT_ERROR.
+    assert reply.startswith("40") is accepted and reply.startswith("44") is not accepted, reply
 
 
 # --------------------------------------------------------------------------- staff API over raw HTTP
