@@ -21,6 +21,7 @@ from actions.storage import ensure_schema, visitor_timezone
 from haven import availability, notify
 from haven.db import repository
 from haven.db.session import DatabaseUnavailable
+from haven.text import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +44,19 @@ def contact_method(value: Text) -> Text:
 
 def validated_contact(value: Any) -> Optional[Dict[Text, Text]]:
     """Normalised contact and its method, or None when it is neither an email nor a phone number."""
-    if not isinstance(value, str) or not value.strip():
+    value = single_line(value)
+    if not value:
         return None
     method = contact_method(value)
     try:
-        return {"contact": repository.normalize_contact(method, value.strip()), "method": method}
+        return {"contact": repository.normalize_contact(method, value), "method": method}
     except ValueError:
         return None
 
 
 def validated_name(value: Any) -> Optional[Text]:
-    if not isinstance(value, str):
-        return None
-    name = " ".join(value.split())
+    # Control, bidi and lone-surrogate characters go (haven/text.py): a name is shown in the staff inbox.
+    name = single_line(value)
     if not name or len(name) > repository.MAX_NAME or "@" in name or name.startswith("/"):
         return None
     return name
@@ -107,7 +108,7 @@ class ValidateBookingForm(FormValidationAction):
         start = _parse_start(value) if isinstance(value, str) else None
         if start is None:
             # Typed text instead of a button ("Tuesday evenings") is the visitor's own preference.
-            preference = " ".join(str(value).split())[: repository.MAX_TIME_PREFERENCE]
+            preference = single_line(str(value))[: repository.MAX_TIME_PREFERENCE]
             return {
                 "booking_slot": PREFERENCE,
                 "booking_time_label": None,
@@ -127,7 +128,7 @@ class ValidateBookingForm(FormValidationAction):
         return {"booking_slot": start.isoformat(), "booking_time_label": availability.format_slot(start, tz)}
 
     def validate_booking_time_preference(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        text = " ".join(str(value or "").split())[: repository.MAX_TIME_PREFERENCE]
+        text = single_line(str(value or ""))[: repository.MAX_TIME_PREFERENCE]
         return {"booking_time_preference": text or None}
 
 

@@ -14,6 +14,7 @@ from actions.storage import ensure_schema
 from haven import notify
 from haven.db import repository
 from haven.db.session import DatabaseUnavailable
+from haven.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class ValidateHandoffForm(FormValidationAction):
         return {"handoff_contact": contact["contact"], "handoff_contact_method": contact["method"]}
 
     def validate_handoff_message(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        text = str(value or "").strip()
+        text = clean_text(value if isinstance(value, str) else "")
         if not text or len(text) > repository.MAX_MESSAGE:
             dispatcher.utter_message(response="utter_invalid_message")
             return {"handoff_message": None}

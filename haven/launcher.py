@@ -57,14 +57,9 @@ class Service:
 
 
 def cors_origins(settings: Settings) -> List[str]:
-    """The site's origin in every spelling a browser may use for it: a loopback site is reached as
-    both localhost and 127.0.0.1, and browsers send the one in the address bar as `Origin`."""
-    origin = settings.site_url.rstrip("/")
-    origins = [origin]
-    for a, b in (("//localhost", "//127.0.0.1"), ("//127.0.0.1", "//localhost")):
-        if a + ":" in origin or origin.endswith(a):
-            origins.append(origin.replace(a, b, 1))
-    return origins
+    """The browser origins allowed to call the Rasa server: settings.allowed_origins (the site's own
+    address unless HAVEN_CORS_ORIGINS lists others)."""
+    return settings.allowed_origins
 
 
 def services(settings: Settings, python: str = sys.executable) -> List[Service]:
@@ -88,7 +83,8 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     every = {
         "actions": Service(
             "action server",
-            [python, "-m", "haven.action_server", "--actions", "actions", "--port", str(settings.action_port)],
+            [python, "-m", "haven.action_server", "--actions", "actions"]
+            + ["--port", str(settings.action_port)],
             f"http://{settings.host}:{settings.action_port}/health",
             {"SANIC_HOST": settings.host},
         ),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +116,17 @@ class Settings:
     # Where the website server reaches Rasa's HTTP API when Rasa runs elsewhere (any Rasa server of a
     # scale-out deployment will do: they share the conversations); by default RASA_PORT on HAVEN_HOST.
     rasa_internal_override: Optional[str] = None
+    # Browser origins allowed to call the Rasa server and the website's /api (CORS). Empty: only the
+    # site's own address (site_url, in its localhost and 127.0.0.1 spellings), see allowed_origins.
+    cors_origins: Tuple[str, ...] = ()
+    # Per-client token bucket on the website server: sustained requests per minute, and the burst
+    # allowed on top. A page view costs two (the page and its crisis numbers; static files are free),
+    # and visitors behind one shared address (an office, a library) share a bucket. 0 turns it off.
+    rate_limit_per_minute: int = 300
+    rate_limit_burst: int = 60
+    # Reverse proxies in front of the website server whose X-Forwarded-For is trusted (sanic's
+    # PROXIES_COUNT): 0 means clients connect directly, so their address is the socket's.
+    proxies_count: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -137,6 +149,41 @@ class Settings:
     @property
     def site_url(self) -> str:
         return self.site_origin or f"http://localhost:{self.site_port}"
+
+    @property
+    def allowed_origins(self) -> List[str]:
+        """HAVEN_CORS_ORIGINS, else the site's own origin in every spelling a browser may use for it:
+        a loopback site is reached as both localhost and 127.0.0.1, and browsers send the one in
+        the address bar as `Origin`."""
+        if self.cors_origins:
+            return list(self.cors_origins)
+        origin = self.site_url.rstrip("/")
+        origins = [origin]
+        for a, b in (("//localhost", "//127.0.0.1"), ("//127.0.0.1", "//localhost")):
+            if a + ":" in origin or origin.endswith(a):
+                origins.append(origin.replace(a, b, 1))
+        return origins
+
+
+def _origins(env: Mapping[str, str], name: str) -> Tuple[str, ...]:
+    """A comma-separated list of origins (scheme://host[:port], no path); "*" is refused."""
+    origins = []
+    for raw in (env.get(name) or "").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            raise ValueError(f"{name} must list origins like https://example.org, got {raw.strip()!r}")
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, got {value}")
+    return value
 
 
 def load(env: Optional[Mapping[str, str]] = None) -> Settings:
@@ -174,6 +221,10 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         services=_services(env),
         action_server_url=_optional(env, "HAVEN_ACTION_SERVER_URL"),
         rasa_internal_override=_optional(env, "HAVEN_RASA_INTERNAL_URL"),
+        cors_origins=_origins(env, "HAVEN_CORS_ORIGINS"),
+        rate_limit_per_minute=_count(env, "HAVEN_RATE_LIMIT_PER_MINUTE", Settings.rate_limit_per_minute),
+        rate_limit_burst=_count(env, "HAVEN_RATE_LIMIT_BURST", Settings.rate_limit_burst),
+        proxies_count=_count(env, "HAVEN_PROXIES_COUNT", Settings.proxies_count),
     )
 
 

@@ -49,11 +49,14 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from haven import safety
+from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
 
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
+# Intents set over the classifier's by other components; the classifier's own guess comes after them.
+NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT, CONTACT_INTENT)
 CATEGORIES = ("suicide", "danger", "self_harm")  # priority order, see module docstring
 CLASSIFIER_RULE = "classifier"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -350,7 +353,9 @@ class CrisisDetector(GraphComponent):
         return messages
 
     def _process_message(self, message: Message) -> None:
-        text = message.get(TEXT)
+        # A long message's classifiers read only its first part (nlu_components/input_guard.py);
+        # crisis language is looked for in the longer cleaned text InputGuard kept for this.
+        text = message.get(CRISIS_TEXT_KEY) or message.get(TEXT)
         text = text if isinstance(text, str) else ""
         confidence = self._classifier_crisis_confidence(message)
         threshold = float(self.component_config.get("classifier_threshold", 0.0))
@@ -431,7 +436,7 @@ class CrisisDetector(GraphComponent):
         classifier's top intent is the first other entry of the ranking.
         """
         for entry in message.get(INTENT_RANKING_KEY) or []:
-            if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT:
+            if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY) not in NOT_CLASSIFIER_INTENTS:
                 if entry.get(INTENT_NAME_KEY) == CRISIS_INTENT:
                     return _as_float(entry.get(PREDICTED_CONFIDENCE_KEY))
                 return None

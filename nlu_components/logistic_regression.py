@@ -9,18 +9,29 @@ Two options Rasa's class lacks, both chosen by cross-validation on the training 
 (docs/nlu-pipeline.md): `tfidf` weighs the count features with sublinear TF-IDF before the regression
 (long messages that tell a story first no longer drown the question in story words), and `C` sets
 the regularisation strength. With neither set, this is Rasa's classifier unchanged.
+
+It also answers an empty message (no tokens, so no features) with no intent instead of raising
+scikit-learn's "Found array with 0 feature(s)", which used to leave the visitor without any reply.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +80,15 @@ class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             component = cls(config, execution_context.node_name, model_storage, resource)
             component.clf = sio.load(files[0], trusted=list(SAFE_EXTRA_TYPES))
             return component
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Rasa's prediction for messages with text; no intent (confidence 0) for empty ones."""
+        readable = [m for m in messages if isinstance(m.get(TEXT), str) and m.get(TEXT).strip()]
+        if readable:
+            super().process(readable)
+        for message in messages:
+            if not any(message is m for m in readable):
+                nothing = {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}
+                message.set(INTENT, nothing, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        return messages

@@ -15,7 +15,7 @@ from sanic.request import Request
 
 from haven import settings as settings_module
 from haven.settings import Settings
-from website import api, security, staff, widget
+from website import api, ratelimit, security, staff, widget
 from website import article as article_module
 
 STATIC_DIR = settings_module.ROOT / "website" / "static"
@@ -31,8 +31,10 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     app = Sanic(f"haven_site_{next(_app_numbers)}", register=False)
     app.config.REQUEST_MAX_SIZE = 1_000_000
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.PROXIES_COUNT = settings.proxies_count
     app.ctx.settings = settings
     app.ctx.schema_ready = False
+    ratelimit.install(app)
     security.install(app)
 
     @app.before_server_start

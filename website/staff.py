@@ -102,7 +102,9 @@ def csrf_token(token: str, session: str) -> str:
 
 
 def _token_matches(given: str, token: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+    # Sanic decodes header bytes that are not UTF-8 as lone surrogates ("\udce9"): compare them as
+    # they came rather than fail with UnicodeEncodeError (a 500 for a wrong token).
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,6 +61,7 @@ MAX_TIMEZONE = 64
 MAX_CONVERSATION_ID = 255
 MAX_RULE = 100
 DEFAULT_LIST_LIMIT = 500
+MAX_ID = 2**63 - 1
 _REFERENCE_ATTEMPTS = 5
 
 
@@ -151,6 +152,7 @@ def _safety(row: SafetyEvent) -> SafetyEventRecord:
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _text(field: str, value: Any, limit: int, *, required: bool) -> str | None:
@@ -167,8 +169,10 @@ def _text(field: str, value: Any, limit: int, *, required: bool) -> str | None:
         return None
     if len(value) > limit:
         raise ValueError(f"{field} is too long ({len(value)} characters, at most {limit})")
-    if "\x00" in value:
-        raise ValueError(f"{field} contains a NUL character")
+    if _UNSTORABLE.search(value):
+        # Lone surrogates cannot be encoded (SQLite and PostgreSQL both fail); control characters
+        # other than tab and line breaks never belong in what a person typed (haven/text.py cleans them).
+        raise ValueError(f"{field} contains a control character or an unpaired surrogate")
     return value
 
 
@@ -539,6 +543,8 @@ def mark_handled(kind: str, id: int, *, url: str | None = None) -> bool:
         raise ValueError(f"kind must be one of booking, handoff, safety_event; got {kind!r}")
     if not isinstance(id, int) or isinstance(id, bool):
         raise ValueError(f"id must be a whole number, got {id!r}")
+    if not 0 < id <= MAX_ID:
+        return False  # no row has it; SQLite and PostgreSQL would fail on ids past 64 bits
 
     def change():
         with session_scope(url) as session:
