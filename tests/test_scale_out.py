@@ -128,6 +128,18 @@ class ScaleOut:
     stacks: Dict[str, launcher.Stack]
     databases: Databases
     redis: ThrowawayRedis
+    token = ""
+
+    def forget(self, rasa: str, sender: str) -> int:
+        """What the website does for "Clear conversation": replace the events with none."""
+        request = urllib.request.Request(
+            f"{rasa}/conversations/{sender}/tracker/events?token={self.token}",
+            data=b"[]",
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(request, timeout=90) as response:
+            return response.status
 
     def say(self, rasa: str, sender: str, message: str) -> List[Dict[str, Any]]:
         body = json.dumps({"sender": sender, "message": message}).encode()
@@ -210,6 +222,7 @@ def scale_out(
             except launcher.StackError as error:
                 pytest.fail(f"{name} did not start: {error}\n{_logs(stacks)}")
         rasa = {name: f"http://127.0.0.1:{stack.settings.rasa_port}" for name, stack in stacks.items()}
+        ScaleOut.token = common["RASA_AUTH_TOKEN"]
         yield ScaleOut(rasa["rasa-a"], rasa["rasa-b"], stacks, databases, redis_server)
     finally:
         with ThreadPoolExecutor(max_workers=len(stacks)) as pool:  # each takes seconds: stop them together
@@ -334,3 +347,14 @@ def test_nothing_the_visitor_typed_is_in_the_server_logs(scale_out: ScaleOut) ->
         for log in stack.log_dir.glob("*.log"):
             logged = log.read_text(errors="replace").lower()
             assert TYPED_EMAIL not in logged and "book the free consultation" not in logged, log.name
+
+
+def test_a_cleared_conversation_is_deleted_from_the_shared_tracker_store(scale_out: ScaleOut) -> None:
+    """Clear conversation / Quick exit on one server removes the conversation for every server."""
+    sender = uuid.uuid4().hex
+    scale_out.say(scale_out.rasa_a, sender, "why do I still miss him after everything he did")
+    assert any(e.get("event") == "user" for e in scale_out.tracker_events(sender))
+    assert scale_out.forget(scale_out.rasa_b, sender) == 200
+    assert scale_out.tracker_events(sender) == [], "nothing of the conversation is left in PostgreSQL"
+    # The conversation can start again afresh on either server.
+    assert scale_out.say(scale_out.rasa_a, sender, "/greet")

@@ -1,0 +1,73 @@
+"""The SQL tracker store forgets a conversation replaced with no events (Clear conversation, Quick
+exit), and keeps appending as Rasa's does otherwise. Runs on SQLite, the same SQL code path as the
+PostgreSQL store of the scale-out deployment."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from haven.tracker_store import ForgettingSQLTrackerStore
+
+DOMAIN = Domain.empty()
+WORDS = "he lied to me for years"
+
+
+def conversation(sender: str) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(
+        sender,
+        [
+            ActionExecuted("action_session_start"),
+            SessionStarted(),
+            ActionExecuted("action_listen"),
+            UserUttered(WORDS),
+        ],
+    )
+
+
+def rows(store: SQLTrackerStore, sender: str) -> int:
+    with store.session_scope() as session:
+        return session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == sender).count()
+
+
+def test_a_replaced_conversation_is_deleted_from_the_database(tmp_path) -> None:
+    store = ForgettingSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    asyncio.run(store.save(conversation("visitor-1")))
+    asyncio.run(store.save(conversation("visitor-2")))
+    assert rows(store, "visitor-1") == 4
+    asyncio.run(store.save(DialogueStateTracker.from_events("visitor-1", [])))
+    assert rows(store, "visitor-1") == 0
+    assert rows(store, "visitor-2") == 4, "other conversations are untouched"
+    with store.session_scope() as session:
+        assert WORDS not in " ".join(
+            e.data for e in session.query(store.SQLEvent).filter_by(sender_id="visitor-1")
+        )
+
+
+def test_rasas_own_store_keeps_a_replaced_conversation(tmp_path) -> None:
+    """Why this store exists: the stock one leaves every row in place."""
+    store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    asyncio.run(store.save(conversation("visitor-1")))
+    asyncio.run(store.save(DialogueStateTracker.from_events("visitor-1", [])))
+    assert rows(store, "visitor-1") == 4
+
+
+def test_normal_turns_are_stored_exactly_as_rasas_own_store_does(tmp_path) -> None:
+    counts = []
+    for kind in (SQLTrackerStore, ForgettingSQLTrackerStore):
+        store = kind(DOMAIN, dialect="sqlite", db=str(tmp_path / f"{kind.__name__}.db"))
+        tracker = conversation("visitor-1")
+        asyncio.run(store.save(tracker))
+        tracker.update(ActionExecuted("action_listen"))
+        tracker.update(UserUttered("and then?"))
+        asyncio.run(store.save(tracker))
+        restored = asyncio.run(store.retrieve("visitor-1"))
+        counts.append(
+            (rows(store, "visitor-1"), [e.text for e in restored.events if isinstance(e, UserUttered)])
+        )
+    assert counts[0] == counts[1]
+    assert counts[1][1][-1] == "and then?"
