@@ -14,6 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL   ?= 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 export HAVEN_ACTION_URL ?= http://127.0.0.1:$(or $(ACTION_PORT),5055)/webhook
+export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py safety/*.yml)

@@ -39,6 +39,7 @@ def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Di
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
         HAVEN_ACTION_URL=settings.action_url,
+        HAVEN_TRACKER_DB=str(settings.tracker_db),
         RASA_PORT=str(settings.rasa_port),
         ACTION_PORT=str(settings.action_port),
         SITE_PORT=str(settings.site_port),
@@ -236,6 +237,7 @@ class Stack:
             )
         env = runtime_env(s, self.env)
         check_endpoints(s, env)
+        s.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         for service in self.services:
             out: Optional[IO[bytes]] = None
             if self.log_dir is not None:

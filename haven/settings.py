@@ -105,6 +105,9 @@ class Settings:
     # Scale-out (deploy/README.md). The endpoints file the Rasa server runs with: endpoints.yml, or
     # deploy/endpoints.scale-out.yml for the Redis lock store and the PostgreSQL tracker store.
     rasa_endpoints: Path = ROOT / "endpoints.yml"
+    # The SQLite file of endpoints.yml's tracker store: conversations survive a restart of the Rasa
+    # server (a scale-out deployment keeps them in PostgreSQL instead).
+    tracker_db: Path = ROOT / "var" / "rasa-tracker.db"
     # Sanic worker processes per Rasa server (Rasa's own SANIC_WORKERS); more than one needs a shared
     # lock store and tracker store, which the launcher checks in the endpoints file.
     sanic_workers: int = 1
@@ -217,6 +220,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         notify_to=_optional(env, "HAVEN_NOTIFY_TO"),
         smtp_starttls=_flag(env, "HAVEN_SMTP_STARTTLS", Settings.smtp_starttls),
         rasa_endpoints=_path(env, "HAVEN_RASA_ENDPOINTS", Settings.rasa_endpoints),
+        tracker_db=_path(env, "HAVEN_TRACKER_DB", Settings.tracker_db),
         sanic_workers=_workers(env),
         services=_services(env),
         action_server_url=_optional(env, "HAVEN_ACTION_SERVER_URL"),

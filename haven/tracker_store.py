@@ -10,11 +10,20 @@ Load it with `type: haven.tracker_store.ForgettingSQLTrackerStore` (deploy/endpo
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
 
 class ForgettingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A SQLite file's folder (var/ on a fresh clone) may not exist yet; SQLite would not create it.
+        if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db"):
+            Path(kwargs["db"]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(*args, **kwargs)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         with self.session_scope() as session:
             stored = self._event_query(

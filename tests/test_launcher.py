@@ -126,7 +126,7 @@ def test_several_workers_with_in_memory_stores_are_refused_before_anything_start
     (tmp_path / "haven.tar.gz").write_bytes(b"")
     partial = tmp_path / "endpoints.yml"
     partial.write_text("lock_store:\n  type: redis\n  url: localhost\n")  # trackers still in memory
-    for endpoints, refused in ((settings_module.ROOT / "endpoints.yml", "lock_store and tracker_store"),
+    for endpoints, refused in ((settings_module.ROOT / "endpoints.yml", "lock_store in"),
                                (partial, "tracker_store")):  # fmt: skip
         settings = settings_module.load(
             {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_RASA_ENDPOINTS": str(endpoints), "SANIC_WORKERS": "2",

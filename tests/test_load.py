@@ -58,6 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Stack]:
         "ACTION_PORT": str(launcher.free_port()),
         "SITE_PORT": str(launcher.free_port()),
         "DATABASE_URL": f"sqlite:///{tmp / 'haven.db'}",
+        "HAVEN_TRACKER_DB": str(tmp / "rasa-tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
     }
     servers = launcher.Stack(settings_module.load(env), log_dir=tmp / "logs", env=env)

@@ -26,6 +26,7 @@ def test_a_booking_survives_restarting_all_three_servers(tmp_path) -> None:
         "RASA_PORT": str(launcher.free_port()), "ACTION_PORT": str(launcher.free_port()),
         "SITE_PORT": str(launcher.free_port()), "HAVEN_STAFF_TOKEN": "restart-token",
         "DATABASE_URL": f"sqlite:///{tmp_path}/haven.db",
+        "HAVEN_TRACKER_DB": str(tmp_path / "rasa-tracker.db"),
     }  # fmt: skip
     settings = settings_module.load(env)
     server_env = {**os.environ, **env}

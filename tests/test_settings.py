@@ -31,6 +31,7 @@ def test_bad_ports_are_refused_with_a_clear_message(bad: str) -> None:
 def test_scale_out_settings_default_to_one_machine() -> None:
     s = settings.load({})
     assert s.rasa_endpoints == settings.ROOT / "endpoints.yml"
+    assert s.tracker_db == settings.ROOT / "var" / "rasa-tracker.db"
     assert s.sanic_workers == 1
     assert s.services == ("actions", "rasa", "website")
     assert s.rasa_internal_url == "http://127.0.0.1:5005"

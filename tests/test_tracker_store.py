@@ -35,7 +35,8 @@ def rows(store: SQLTrackerStore, sender: str) -> int:
 
 
 def test_a_replaced_conversation_is_deleted_from_the_database(tmp_path) -> None:
-    store = ForgettingSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    # The folder does not exist yet, as var/ on a fresh clone.
+    store = ForgettingSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "var" / "tracker.db"))
     asyncio.run(store.save(conversation("visitor-1")))
     asyncio.run(store.save(conversation("visitor-2")))
     assert rows(store, "visitor-1") == 4
