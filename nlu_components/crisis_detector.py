@@ -542,7 +542,8 @@ class CrisisDetector(GraphComponent):
         inside = {i for h in hits for i in range(h.start, h.end)}
 
         def spans(name: str) -> List[Tuple[int, int]]:
-            return [(s, e) for _, s, e in self._context[name](doc) if not any(i in inside for i in range(s, e))]
+            found = self._context[name](doc)
+            return [(s, e) for _, s, e in found if not any(i in inside for i in range(s, e))]
 
         if spans("present"):
             return hits, False
@@ -556,13 +557,14 @@ class CrisisDetector(GraphComponent):
         media, links, after = spans("media"), spans("media_links"), spans("media_after")
         keep = []
         for hit in hits:
-            if settled or (past and hit.subject == "other") or self._media_topic(doc, hit, media, links, after):
+            other_past = bool(past) and hit.subject == "other"
+            if settled or other_past or self._media_topic(doc, hit, media, links, after):
                 continue
             keep.append(hit)
         return keep, settled or len(keep) < len(hits)
 
     def _media_topic(self, doc: Doc, hit: _Hit, media, links, after) -> bool:
-        """"a film about suicide", "a podcast on self harm", "suicide prevention week"."""
+        """ "a film about suicide", "a podcast on self harm", "suicide prevention week"."""
         if not all(t.lower_ in self._topic_words or t.is_punct for t in doc[hit.start : hit.end]):
             return False
         if any(hit.end <= s <= hit.end + 1 for s, _ in after):
