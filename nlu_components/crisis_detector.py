@@ -85,6 +85,7 @@ class _Rule:
     needs_agent: bool = False
     needs_self: bool = False  # dropped when the nearest subject before it is someone else
     with_any: bool = False  # counts only when one of its `with_any` phrases is in the message
+    yields_to: Tuple[str, ...] = ()  # categories ranked before this rule's when they also match
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,10 @@ class CrisisDetector(GraphComponent):
                     needs_agent=bool(entry.get("needs_agent", False)),
                     needs_self=bool(entry.get("needs_self", False)),
                     with_any=bool(entry.get("with_any")),
+                    yields_to=tuple(entry.get("yields_to") or ()),
                 )
+                if any(c not in CATEGORIES for c in rule.yields_to):
+                    raise ValueError(f"{rule.id}: yields_to lists an unknown category")
                 if rule.subject not in ("self", "other", "auto"):
                     raise ValueError(f"{rule.id}: subject must be self, other or auto")
                 rule_key = vocab.strings.add(rule.id)
@@ -491,10 +495,16 @@ class CrisisDetector(GraphComponent):
             hits, historical = self._historical(doc, hits)
         live = [h for h in hits if not h.negated]
         if live:
-            best = min(
-                live,
-                key=lambda h: (h.subject != "self", CATEGORIES.index(h.rule.category), h.start),
-            )
+            present = {h.rule.category for h in live}
+
+            def rank(h: _Hit) -> Tuple[bool, int, int]:
+                # a rule that `yields_to` a category also found ranks just after it
+                index = CATEGORIES.index(h.rule.category)
+                if h.rule.yields_to and any(c in present for c in h.rule.yields_to):
+                    index = len(CATEGORIES)
+                return h.subject != "self", index, h.start
+
+            best = min(live, key=rank)
             start, end = self._char_span(doc, best.start, best.end, origin, len(text))
             return best.rule.category, best.subject, best.rule.id, start, end
         if classifier_crisis and not historical and self._has_weak_cue(doc):
@@ -549,7 +559,7 @@ class CrisisDetector(GraphComponent):
             return hits, False
         for token in doc:
             if token.lower_ == "now" and token.i not in inside:
-                near = doc[max(0, token.i - 3) : token.i + 4]
+                near = doc[max(0, token.i - 5) : token.i + 4]
                 if not any(t.lower_ in self._resolved_words for t in near):
                     return hits, False
         past, long_past = spans("past"), spans("long_past")

@@ -922,3 +922,110 @@ def test_needs_self(detector):
         verdict(detector.process([message("I've got a plan and the pills")])[0])["rule"]
         == "suicide.have_plan"
     )
+
+
+# --------------------------------------------------------------------------- round 4 phrasings
+# Written for these tests (not taken from any evaluation set): kinds of phrasing a second blind set
+# showed the detector missing after round 3, and calm messages the new patterns must leave alone.
+ROUND4_CRISIS = [
+    ("there's a rope in the garage and I keep thinking about it", "suicide", "self"),
+    ("the gun is in the safe upstairs and i can't stop thinking about it", "suicide", "self"),
+    ("i keep thinking about taking myself out", "suicide", "self"),
+    ("maybe I should take myself out of the picture", "suicide", "self"),
+    ("reckon I'm done, can't keep going", "suicide", "self"),
+    ("i'm done. i can't go on", "suicide", "self"),
+    ("this is goodbye. it doesn't matter now anyway", "suicide", "self"),
+    ("so this is goodbye, none of it matters now", "suicide", "self"),
+    ("stopped on the bridge on the way home, thought how easy it would be to go over", "suicide", "self"),
+    ("my life insurance is worth more to the kids than I am alive", "suicide", "self"),
+    ("the kids would get more from my life insurance than from me being alive", "suicide", "self"),
+    ("i dont think ill make it to my birthday honestly", "suicide", "self"),
+    ("when I cut it's the only time I feel anything", "self_harm", "self"),
+    ("I cut again last night", "self_harm", "self"),
+    ("my thighs are covered in cuts nobody knows about", "self_harm", "self"),
+    ("I deserve to bleed for being so stupid", "self_harm", "self"),
+    ("i deserve to hurt after what i did", "self_harm", "self"),
+    ("I deserve to be punished", "self_harm", "self"),
+    ("I sh'd again last night", "self_harm", "self"),
+    ("i sh'ed after he left", "self_harm", "self"),
+    ("did sh again tonight", "self_harm", "self"),
+    ("locked in the bathroom hurting myself again", "self_harm", "self"),
+    ("there's a gun in the house and he said I'd regret it if I left", "danger", "self"),
+    ("he keeps a knife in the drawer and told me it's for me", "danger", "self"),
+    ("he chocked me last night", "danger", "self"),
+    ("he choaked me until I nearly passed out", "danger", "self"),
+    ("he's been bashing me for months", "danger", "self"),
+    ("he has been hitting me for years", "danger", "self"),
+    ("i have bruises on my arms from where he grabbed me", "danger", "self"),
+    ("he knows which school the kids go to and he's going to take them", "danger", "self"),
+    ("i'm hiding at a friend's place", "danger", "self"),
+    ("terrified he'll find out where i am", "danger", "self"),
+    ("he said he'll take me down with him", "danger", "self"),
+    ("he said he'll send my pictures to everyone and then he'll come for me", "danger", "self"),
+    ("if I leave he'll kill me", "danger", "self"),
+]
+
+ROUND4_CALM = [
+    "years ago in my twenties I was suicidal, but I've been well for a long time now",
+    "I thought about ending things back in my first marriage but that was a decade ago, "
+    "I'm in a good place now, asking for a friend",
+    "i overdosed on chocolate and netflix last night haha",
+    "I cut him off last week",
+    "I cut my hair short after the breakup",
+    "we cut the cake at the party",
+    "I cut ties with his family",
+    "I cut the wrapping paper and wrapped his present",
+    "I deserve to be happy",
+    "I deserve to hurt him back",
+    "i'm taking myself out for dinner tonight as a treat",
+    "I'm done. I can't keep going back to him",
+    "how easy it would be to go back to him",
+    "this is goodbye to my old life, and i'm excited",
+    "he bashed me on facebook to all his mates",
+    "my mum came for me at the station",
+    "i regret it, I shouldn't have texted him",
+    "I grabbed my keys and left",
+]
+
+_AFFAIR_STORY = (
+    "We got married eleven years ago and in March I found out he had been seeing someone from his work. "
+    "I read the messages on his laptop, the hotel bookings, the gifts. When I confronted him he said it was "
+    "my fault. His mother said I should forgive him for the kids. "
+    "I moved into the spare room and barely sleep. "
+) * 4
+
+
+@pytest.mark.parametrize(
+    "text, category, subject", ROUND4_CRISIS, ids=[short(t) for t, _, _ in ROUND4_CRISIS]
+)
+def test_round4_crisis_phrasings(detector, text, category, subject):
+    found = verdict(detector.process([message(text)])[0])
+    assert found is not None, text
+    assert (found["category"], found["subject"]) == (category, subject)
+
+
+@pytest.mark.parametrize("text", ROUND4_CALM, ids=[short(t) for t in ROUND4_CALM])
+def test_round4_calm_messages_do_not_trigger(detector, text):
+    assert verdict(detector.process([message(text)])[0]) is None
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "Honestly I just want to not be here anymore.",
+        "I keep thinking about taking myself out.",
+        "There are pills in the cabinet and I keep thinking about them.",
+    ],
+)
+def test_crisis_far_into_a_long_message_is_caught(detector, run_pipeline, ending):
+    text = _AFFAIR_STORY + ending
+    assert len(text) > 1000
+    assert verdict(detector.process([message(text)])[0])["category"] == "suicide"
+    assert verdict(run_pipeline([message(text)])[0])["category"] == "suicide"  # SpacyNLP's doc too
+
+
+def test_yields_to(detector):
+    # trapped alone is danger; trapped while hurting oneself is reported as self-harm
+    assert verdict(detector.process([message("I'm locked in the bathroom")])[0])["category"] == "danger"
+    found = verdict(detector.process([message("locked in the bathroom cutting myself")])[0])
+    assert found["category"] == "self_harm"
