@@ -86,6 +86,9 @@ class _Rule:
     subject: str = "auto"  # self | other | auto
     negatable: bool = True
     needs_agent: bool = False
+    needs_self: bool = False  # dropped when the nearest subject before it is someone else
+    with_any: bool = False  # counts only when one of its `with_any` phrases is in the message
+    yields_to: Tuple[str, ...] = ()  # categories ranked before this rule's when they also match
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,10 @@ class CrisisDetector(GraphComponent):
         self._lemma_phrases = PhraseMatcher(vocab, attr="LEMMA")
         self._weak_phrases = PhraseMatcher(vocab, attr="LEMMA")
         self._exception_matcher = Matcher(vocab, validate=True)
+        # `with_any` phrases of rules and `unless_any` phrases of exceptions (LEMMA, any inflection)
+        self._with_phrases = PhraseMatcher(vocab, attr="LEMMA")
+        self._unless_phrases = PhraseMatcher(vocab, attr="LEMMA")
+        self._unless: Set[str] = set()
         # Token patterns are grouped by anchor (one required token, see _anchor); a group's
         # Matcher runs only when its anchor occurs in the message.
         self._groups: Dict[Any, Matcher] = {}
@@ -239,7 +246,12 @@ class CrisisDetector(GraphComponent):
                     subject=entry.get("subject", "auto"),
                     negatable=bool(entry.get("negatable", True)),
                     needs_agent=bool(entry.get("needs_agent", False)),
+                    needs_self=bool(entry.get("needs_self", False)),
+                    with_any=bool(entry.get("with_any")),
+                    yields_to=tuple(entry.get("yields_to") or ()),
                 )
+                if any(c not in CATEGORIES for c in rule.yields_to):
+                    raise ValueError(f"{rule.id}: yields_to lists an unknown category")
                 if rule.subject not in ("self", "other", "auto"):
                     raise ValueError(f"{rule.id}: subject must be self, other or auto")
                 rule_key = vocab.strings.add(rule.id)
@@ -254,6 +266,8 @@ class CrisisDetector(GraphComponent):
                         if not group:
                             self._always.append(self._groups[group])
                     self._groups[group].add(rule.id, [pattern])
+                if rule.with_any:
+                    self._with_phrases.add(f"with.{rule.id}", self._docs(entry["with_any"]))
                 if entry.get("phrases"):
                     self._lower_phrases.add(rule.id, self._docs(entry["phrases"]))
                 if entry.get("lemma_phrases"):
@@ -266,6 +280,21 @@ class CrisisDetector(GraphComponent):
 
         for entry in spec.get("exceptions") or []:
             self._exception_matcher.add(str(entry["id"]), entry["tokens"])
+            if entry.get("unless_any"):
+                self._unless.add(str(entry["id"]))
+                self._unless_phrases.add(f"unless.{entry['id']}", self._docs(entry["unless_any"]))
+
+        # Past and media context (see `context` in the pattern file and _historical).
+        context = spec.get("context") or {}
+        self._context: Dict[str, PhraseMatcher] = {}
+        for name in ("past", "long_past", "resolved", "present", "media", "media_links", "media_after"):
+            matcher = PhraseMatcher(vocab, attr="LOWER")
+            if context.get(name):
+                matcher.add(name, self._docs(context[name]))
+            self._context[name] = matcher
+        self._resolved_words = self._words(context.get("resolved_words") or [])
+        self._media_window = int(context.get("media_window", 6))
+        self._topic_words = self._words(context.get("topic_words") or [])
 
         self._by_word: Dict[str, List[Matcher]] = {}
         self._by_regex: List[Tuple[Any, Matcher]] = []
@@ -466,15 +495,24 @@ class CrisisDetector(GraphComponent):
         if not (isinstance(doc, Doc) and doc.text == normalised and doc.has_annotation("LEMMA")):
             doc = self._tokenise(normalised)
         hits = self._hits(doc)
+        historical = False
+        if hits or classifier_crisis:
+            hits, historical = self._historical(doc, hits)
         live = [h for h in hits if not h.negated]
         if live:
-            best = min(
-                live,
-                key=lambda h: (h.subject != "self", CATEGORIES.index(h.rule.category), h.start),
-            )
+            present = {h.rule.category for h in live}
+
+            def rank(h: _Hit) -> Tuple[bool, int, int]:
+                # a rule that `yields_to` a category also found ranks just after it
+                index = CATEGORIES.index(h.rule.category)
+                if h.rule.yields_to and any(c in present for c in h.rule.yields_to):
+                    index = len(CATEGORIES)
+                return h.subject != "self", index, h.start
+
+            best = min(live, key=rank)
             start, end = self._char_span(doc, best.start, best.end, origin, len(text))
             return best.rule.category, best.subject, best.rule.id, start, end
-        if classifier_crisis and self._has_weak_cue(doc):
+        if classifier_crisis and not historical and self._has_weak_cue(doc):
             # The classifier alone raised false alarms on plain self-talk ("I'm judging myself");
             # it counts only where the message also carries a crisis cue word of the pattern file.
             category, subject = self._weak_guess(doc, hits)
@@ -487,18 +525,84 @@ class CrisisDetector(GraphComponent):
             return []
         excepted = self._exception_tokens(doc)
         hits = []
+        with_found: Set[str] | None = None
         for key, start, end in matches:
             rule = self._rules[key]
             if excepted and any(i in excepted for i in range(start, end)):
                 continue
             if rule.needs_agent and self._subject_before(doc, start) != "other":
                 continue
+            if rule.needs_self and self._subject_before(doc, start) == "other":
+                continue
+            if rule.with_any:
+                if with_found is None:
+                    strings = self._nlp.vocab.strings
+                    with_found = {strings[k][len("with.") :] for k, _, _ in self._with_phrases(doc)}
+                if rule.id not in with_found:
+                    continue
             negated = rule.negatable and self._negated(doc, start)
             hits.append(_Hit(rule, start, end, self._subject(doc, rule, start, end), negated))
         return hits
 
+    def _historical(self, doc: Doc, hits: List[_Hit]) -> Tuple[List[_Hit], bool]:
+        """Drops matches told as resolved history or as a topic of media; says if any context applied.
+
+        Nothing is dropped when the message has a present-tense risk marker outside the matches
+        ("again", "tonight", "lately", "thinking about", "now" unless beside "ok"/"fine"/"better").
+        Otherwise a match is dropped when the message places it long ago ("long ago", "decades
+        ago"), in the past and resolved ("years ago ... I'm ok now"), in the past of someone else
+        ("my uncle took his own life when I was little"), or makes it the subject of a film, podcast,
+        article or awareness campaign ("a film about suicide", "self harm awareness week").
+        """
+        inside = {i for h in hits for i in range(h.start, h.end)}
+
+        def spans(name: str) -> List[Tuple[int, int]]:
+            found = self._context[name](doc)
+            return [(s, e) for _, s, e in found if not any(i in inside for i in range(s, e))]
+
+        if spans("present"):
+            return hits, False
+        for token in doc:
+            if token.lower_ == "now" and token.i not in inside:
+                near = doc[max(0, token.i - 5) : token.i + 4]
+                if not any(t.lower_ in self._resolved_words for t in near):
+                    return hits, False
+        past, long_past = spans("past"), spans("long_past")
+        settled = bool(long_past or (past and spans("resolved")))
+        media, links, after = spans("media"), spans("media_links"), spans("media_after")
+        keep = []
+        for hit in hits:
+            other_past = bool(past) and hit.subject == "other"
+            if settled or other_past or self._media_topic(doc, hit, media, links, after):
+                continue
+            keep.append(hit)
+        return keep, settled or len(keep) < len(hits)
+
+    def _media_topic(self, doc: Doc, hit: _Hit, media, links, after) -> bool:
+        """ "a film about suicide", "a podcast on self harm", "suicide prevention week"."""
+        if not all(t.lower_ in self._topic_words or t.is_punct for t in doc[hit.start : hit.end]):
+            return False
+        if any(hit.end <= s <= hit.end + 1 for s, _ in after):
+            return True
+        for _, end in media:
+            if end <= hit.start and hit.start - end <= self._media_window:
+                between = doc[end : hit.start]
+                if any(t.lower_ in self._breaks for t in between):
+                    continue
+                if any(end <= s and e <= hit.start for s, e in links):
+                    return True
+        return False
+
     def _exception_tokens(self, doc: Doc) -> Set[int]:
-        return {i for _, s, e in self._exception_matcher(doc) for i in range(s, e)}
+        matches = self._exception_matcher(doc)
+        if not matches:
+            return set()
+        vetoed: Set[str] = set()
+        if self._unless and any(self._nlp.vocab.strings[k] in self._unless for k, _, _ in matches):
+            vetoed = {self._nlp.vocab.strings[k][len("unless.") :] for k, _, _ in self._unless_phrases(doc)}
+        return {
+            i for key, s, e in matches if self._nlp.vocab.strings[key] not in vetoed for i in range(s, e)
+        }  # fmt: skip
 
     def _subject_before(self, doc: Doc, start: int) -> str | None:
         """The nearest subject before token `start` in its sentence: self, other, thing or None."""

@@ -648,3 +648,384 @@ def test_classifier_path_respects_its_threshold() -> None:
     message.set("intent_ranking", [{"name": "crisis", "confidence": 0.95}])
     detector.process([message])
     assert message.get("crisis")["rule"] == "classifier"
+
+
+# --------------------------------------------------------------------------- round 3 phrasings
+# Written for these tests (not taken from any evaluation set): the kinds of phrasing a blind set
+# showed the detector missing, and ordinary messages the new patterns must leave alone.
+ROUND3_CRISIS = [
+    ("honestly I don't think I'll be around much longer", "suicide", "self"),
+    ("i won't be around for much longer so it doesn't matter", "suicide", "self"),
+    ("I'm not going to be around a lot longer", "suicide", "self"),
+    ("after I'm gone he can have the house", "suicide", "self"),
+    ("when i'm gone maybe he'll finally feel sorry", "suicide", "self"),
+    ("once I'm gone nobody has to worry about me", "suicide", "self"),
+    ("I won't be a burden to anyone for much longer", "suicide", "self"),
+    ("i won't be a problem for anybody much longer", "suicide", "self"),
+    ("soon I won't be anyone's problem", "suicide", "self"),
+    ("it would be easier for everyone if i just disappeared for good", "suicide", "self"),
+    ("things would be simpler for everybody if I vanished", "suicide", "self"),
+    ("everyone would be better off if I wasn't in the picture", "suicide", "self"),
+    ("I want it all to stop for good", "suicide", "self"),
+    ("i want the pain to stop permanently", "suicide", "self"),
+    ("I just want it to stop. forever.", "suicide", "self"),
+    ("I'm done living", "suicide", "self"),
+    ("i am so done with living", "suicide", "self"),
+    ("I'm finished with life", "suicide", "self"),
+    ("tonight's the night", "suicide", "self"),
+    ("I think tonight is the night I do it", "suicide", "self"),
+    ("I'm sorry to everyone. I love you all", "suicide", "self"),
+    ("sorry to everyone I let down, this is goodbye", "suicide", "self"),
+    ("i have a plan", "suicide", "self"),
+    ("I've got a plan and I know when", "suicide", "self"),
+    ("I've made my plan", "suicide", "self"),
+    ("I've been writing letters for people to find", "suicide", "self"),
+    ("wrote notes for my kids to read after", "suicide", "self"),
+    ("I'm writing letters to everyone I love so they understand", "suicide", "self"),
+    ("I asked my neighbour to look after my dog for a bit", "suicide", "self"),
+    ("gave my cat to my sister for a while, she doesn't know why", "suicide", "self"),
+    ("I've been giving my things away", "suicide", "self"),
+    ("been sorting out my will and cancelling my subscriptions", "suicide", "self"),
+    ("I'm tying up loose ends so nobody has to deal with it", "suicide", "self"),
+    ("getting everything in order so no one has to sort it out after", "suicide", "self"),
+    ("I keep hoping I'll crash the car on the way to work", "suicide", "self"),
+    ("sometimes I hope I don't wake up", "suicide", "self"),
+    ("i hope i just don't wake up tomorrow", "suicide", "self"),
+    ("I stood at the edge of the platform and nearly did it", "suicide", "self"),
+    ("I was standing on the platform edge waiting for the train to come", "suicide", "self"),
+    ("I sat at the bridge for an hour last night", "suicide", "self"),
+    ("I nearly went through with it yesterday", "suicide", "self"),
+    ("I looked up how many pills it would take", "suicide", "self"),
+    ("been googling how many paracetamol is too many", "suicide", "self"),
+    ("looking up how much of my medication would be enough", "suicide", "self"),
+    ("thinking about ctb", "suicide", "self"),
+    ("i want to ctb", "suicide", "self"),
+    ("gonna unalive tonight", "suicide", "self"),
+    ("kms fr", "suicide", "self"),
+    ("might just off myself", "suicide", "self"),
+    ("I want to end it all", "suicide", "self"),
+    ("thinking of ending it all tonight", "suicide", "self"),
+    ("my friend says he wants to off himself", "suicide", "other"),
+    ("my daughter told me she wishes she was dead", "suicide", "other"),
+    ("my mate texted goodbye and now he won't answer his phone", "suicide", "other"),
+    ("my sister sent a goodbye text and isn't picking up", "suicide", "other"),
+    ("my friend keeps saying she wishes she wasn't alive", "suicide", "other"),
+    ("do you ever want to kill yourself?", "suicide", "self"),
+    ("what do I do when I want to kill myself", "suicide", "self"),
+    ("I can't keep myself safe tonight", "suicide", "self"),
+    ("i don't think i can keep myself safe", "suicide", "self"),
+    ("I can't promise I'll stay safe tonight", "suicide", "self"),
+    ("I punched the wall until my knuckles split", "self_harm", "self"),
+    ("i keep punching walls until my hands bleed", "self_harm", "self"),
+    ("I bang my head against the wall when it gets too much", "self_harm", "self"),
+    ("I've been banging my head on the wall", "self_harm", "self"),
+    ("I bit my arm till it bled", "self_harm", "self"),
+    ("I slap myself when I mess up", "self_harm", "self"),
+    ("i hit myself in the face over and over", "self_harm", "self"),
+    ("I scratch myself until it bleeds", "self_harm", "self"),
+    ("i burned my arm with the iron on purpose", "self_harm", "self"),
+    ("I hold a lighter to my skin", "self_harm", "self"),
+    ("i pull my hair out on purpose", "self_harm", "self"),
+    ("I've been pulling my hair out in clumps", "self_harm", "self"),
+    ("got the blade out again", "self_harm", "self"),
+    ("I want to hurt myself", "self_harm", "self"),
+    ("i wanna hurt myself so bad right now", "self_harm", "self"),
+    ("I hurt myself on purpose last night", "self_harm", "self"),
+    ("i've been doing it every night again, the cutting", "self_harm", "self"),
+    ("I relapsed last night after two years clean", "self_harm", "self"),
+    ("my son is hurting himself on purpose", "self_harm", "other"),
+    ("he said he'll take the kids and I'll never see them again", "danger", "self"),
+    ("he's threatening to take the children abroad", "danger", "self"),
+    ("he says he'll take my kids out of the country", "danger", "self"),
+    ("he told me if he can't have me no one can", "danger", "self"),
+    ("if i can't have you nobody can, that's what he said", "danger", "self"),
+    ("he tried to break the door down", "danger", "self"),
+    ("he was kicking the door in last night", "danger", "self"),
+    ("he put his hands round my neck", "danger", "self"),
+    ("his hands were around my neck", "danger", "self"),
+    ("he choked me until I passed out", "danger", "self"),
+    ("he strangled me last week", "danger", "self"),
+    ("he said next time he won't miss", "danger", "self"),
+    ("he told me the next one is me", "danger", "self"),
+    ("he said the next one is you", "danger", "self"),
+    ("he threatened to burn the house down with me in it", "danger", "self"),
+    ("he said he'd set the house on fire with us inside", "danger", "self"),
+    ("he's been taking photos of my house at night", "danger", "self"),
+    ("he has my location and he's coming over", "danger", "self"),
+    ("he's on his way here and I'm scared", "danger", "self"),
+    ("I think he put spyware on my phone", "danger", "self"),
+    ("he rang me 80 times and says he's watching me", "danger", "self"),
+    ("he says he's watching me", "danger", "self"),
+    ("he's coming home drunk and last time I ended up in A&E", "danger", "self"),
+    ("last time he was like this I ended up in the ER", "danger", "self"),
+    ("he threw something at my head", "danger", "self"),
+    ("he threw a glass at my head", "danger", "self"),
+    ("years ago I self harmed and tonight I want to do it again", "self_harm", "self"),
+    ("I used to feel suicidal as a teenager and it's back now, I want to die", "suicide", "self"),
+    ("watched a film about suicide and now I keep thinking about doing it myself", "suicide", "self"),
+    ("I used to cut myself", "self_harm", "self"),
+    ("when I found out I wanted to die", "suicide", "self"),
+]
+
+ROUND3_CALM = [
+    "my phone's about to die",
+    "my phone is about to die, talk later",
+    "my mum will murder me when she finds out",
+    "my mom is going to kill me when she sees my grades",
+    "he stabbed me in the back",
+    "she really stabbed me in the back with that",
+    "years ago I self harmed but I'm ok now",
+    "I used to feel suicidal as a teenager, long ago",
+    "when I was a teenager I went through a suicidal phase but that's long behind me",
+    "I watched a film about suicide last night",
+    "listening to a podcast on self harm awareness week",
+    "there was a documentary about suicide on tv",
+    "my friend attempted suicide years ago, it's part of why I'm so anxious",
+    "my uncle took his own life when I was little",
+    "my grandad killed himself before I was born",
+    "I have a plan to leave him next month",
+    "I have a plan for the weekend with my sister",
+    "we have a plan for co-parenting now",
+    "I need to make a plan for when he moves out",
+    "today's the day I tell him I know about the affair",
+    "tomorrow is the day of the custody hearing",
+    "tonight's the night we finally talk about it",
+    "when I'm gone for work trips he texts her",
+    "after I've gone to bed he stays up messaging her",
+    "he said goodbye and blocked me",
+    "I said goodbye to him for the last time",
+    "I wrote a goodbye letter to my ex like my therapist suggested",
+    "I'm sorry for everything I said to him",
+    "I feel like a burden to my friends always talking about him",
+    "he's coming over tonight to pick up his things",
+    "he's on his way to collect the kids",
+    "he knows where I live, we were married for ten years",
+    "he takes the kids every other weekend",
+    "he wants to take the kids to his mum's for christmas",
+    "he called me 3 times yesterday",
+    "I called him 40 times the night I found out",
+    "I keep checking his location on find my friends",
+    "I left a note for him to find when he gets home",
+    "I'm pulling my hair out over this",
+    "it's like banging my head against a brick wall",
+    "I could slap myself for believing him",
+    "I bit my lip and said nothing",
+    "I relapsed and texted him last night",
+    "I broke no contact again, I relapsed",
+    "I'm done with him",
+    "I'm finished with this relationship",
+    "I want it to end for good with him",
+    "I want the fighting to stop",
+    "I need to update my will now we're divorcing",
+    "tying up loose ends at work before the holidays",
+    "I'm getting everything in order for the divorce",
+    "my dog is staying with my mum for a bit while I move",
+    "my phone is dying, talk later",
+    "my laptop's about to die",
+    "my dad will kill me when he finds out I'm divorcing",
+    "my boss is going to kill me if I'm late again",
+    "she stabbed me in the back",
+    "he's watching TV while I cry",
+    "he keeps watching the kids' football",
+    "I watched a documentary about narcissists",
+    "we did a training on suicide prevention at work",
+    "there was a podcast about self-harm awareness",
+    "my grandmother took her own life long before I was born",
+    "I used to have dark thoughts years ago but I'm in a good place now",
+    "years ago I went through a really bad patch, self harmed, but I'm fine now",
+    "next time he lies I'm leaving",
+    "you're next in line for the consultation?",
+    "the next one is the hardest step",
+    "I ended up in A&E with a panic attack",
+    "I ended up in hospital after I found out, with chest pains",
+    "I threw his stuff out the window",
+    "he threw my clothes on the lawn",
+    "I burned his letters",
+    "he burned the dinner again",
+    "my friend's husband has my address for the party invite",
+    "can I stay safe while meeting him to sign papers?",
+    "I don't trust myself around him",
+    "I don't trust myself not to text him",
+    "how many sessions would it take to feel better",
+    "I wish he would just vanish for good",
+    "I hope he crashes his car",
+    "he disappeared for good after the affair",
+    "I can't have him back, no one can make me",
+    "do it every night? no, only sometimes do I cry",
+]
+
+
+@pytest.mark.parametrize(
+    "text, category, subject", ROUND3_CRISIS, ids=[short(t) for t, _, _ in ROUND3_CRISIS]
+)
+def test_round3_crisis_phrasings(detector, text, category, subject):
+    found = verdict(detector.process([message(text)])[0])
+    assert found is not None, text
+    assert (found["category"], found["subject"]) == (category, subject)
+
+
+@pytest.mark.parametrize("text", ROUND3_CALM, ids=[short(t) for t in ROUND3_CALM])
+def test_round3_calm_messages_do_not_trigger(detector, text):
+    assert verdict(detector.process([message(text)])[0]) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I watched a film about suicide",  # media topic
+        "years ago I self harmed but I'm ok now",  # past and resolved
+        "my cousin took his own life when I was little",  # someone else's past, as background
+    ],
+)
+def test_past_and_media_context_also_silences_the_classifier(detector, text):
+    ranking = [{"name": "crisis", "confidence": 0.95}, {"name": "why_still_attached", "confidence": 0.05}]
+    msg = detector.process([message(text, "crisis", 0.95, ranking)])[0]
+    assert msg.get("crisis") is None
+    assert msg.get("intent")["name"] == "why_still_attached"
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("I watched a film about suicide and now I keep thinking about doing it", "suicide"),
+        ("years ago I self harmed and the urges are back tonight", "self_harm"),
+        (
+            "a podcast on self harm made me realise I want to kill myself",
+            "suicide",
+        ),  # first-person, not a topic
+        ("I read an article about how to kill myself", "suicide"),
+        ("I used to cut myself", "self_harm"),  # history without resolution: a gentle check-in
+        ("when I was a teenager I cut myself", "self_harm"),
+    ],
+)
+def test_present_risk_beside_past_or_media_still_triggers(detector, text, category):
+    found = verdict(detector.process([message(text)])[0])
+    assert found is not None and found["category"] == category
+
+
+def test_with_any_and_unless_any(detector):
+    # a rule with `with_any` needs one of its phrases in the message
+    assert verdict(detector.process([message("I relapsed and texted him")])[0]) is None
+    assert verdict(detector.process([message("I relapsed and cut last night")])[0])["category"] == "self_harm"
+    # an exception with `unless_any` stops applying when one of its phrases is present
+    assert verdict(detector.process([message("he stabbed me in the back")])[0]) is None
+    found = verdict(detector.process([message("he stabbed me in the back with a knife")])[0])
+    assert found["category"] == "danger"
+
+
+def test_needs_self(detector):
+    assert (
+        verdict(detector.process([message("he has a plan to hurt himself")])[0])["rule"]
+        != "suicide.have_plan"
+    )
+    assert (
+        verdict(detector.process([message("I've got a plan and the pills")])[0])["rule"]
+        == "suicide.have_plan"
+    )
+
+
+# --------------------------------------------------------------------------- round 4 phrasings
+# Written for these tests (not taken from any evaluation set): kinds of phrasing a second blind set
+# showed the detector missing after round 3, and calm messages the new patterns must leave alone.
+ROUND4_CRISIS = [
+    ("there's a rope in the garage and I keep thinking about it", "suicide", "self"),
+    ("the gun is in the safe upstairs and i can't stop thinking about it", "suicide", "self"),
+    ("i keep thinking about taking myself out", "suicide", "self"),
+    ("maybe I should take myself out of the picture", "suicide", "self"),
+    ("reckon I'm done, can't keep going", "suicide", "self"),
+    ("i'm done. i can't go on", "suicide", "self"),
+    ("this is goodbye. it doesn't matter now anyway", "suicide", "self"),
+    ("so this is goodbye, none of it matters now", "suicide", "self"),
+    ("stopped on the bridge on the way home, thought how easy it would be to go over", "suicide", "self"),
+    ("my life insurance is worth more to the kids than I am alive", "suicide", "self"),
+    ("the kids would get more from my life insurance than from me being alive", "suicide", "self"),
+    ("i dont think ill make it to my birthday honestly", "suicide", "self"),
+    ("when I cut it's the only time I feel anything", "self_harm", "self"),
+    ("I cut again last night", "self_harm", "self"),
+    ("my thighs are covered in cuts nobody knows about", "self_harm", "self"),
+    ("I deserve to bleed for being so stupid", "self_harm", "self"),
+    ("i deserve to hurt after what i did", "self_harm", "self"),
+    ("I deserve to be punished", "self_harm", "self"),
+    ("I sh'd again last night", "self_harm", "self"),
+    ("i sh'ed after he left", "self_harm", "self"),
+    ("did sh again tonight", "self_harm", "self"),
+    ("locked in the bathroom hurting myself again", "self_harm", "self"),
+    ("there's a gun in the house and he said I'd regret it if I left", "danger", "self"),
+    ("he keeps a knife in the drawer and told me it's for me", "danger", "self"),
+    ("he chocked me last night", "danger", "self"),
+    ("he choaked me until I nearly passed out", "danger", "self"),
+    ("he's been bashing me for months", "danger", "self"),
+    ("he has been hitting me for years", "danger", "self"),
+    ("i have bruises on my arms from where he grabbed me", "danger", "self"),
+    ("he knows which school the kids go to and he's going to take them", "danger", "self"),
+    ("i'm hiding at a friend's place", "danger", "self"),
+    ("terrified he'll find out where i am", "danger", "self"),
+    ("he said he'll take me down with him", "danger", "self"),
+    ("he said he'll send my pictures to everyone and then he'll come for me", "danger", "self"),
+    ("if I leave he'll kill me", "danger", "self"),
+]
+
+ROUND4_CALM = [
+    "years ago in my twenties I was suicidal, but I've been well for a long time now",
+    "I thought about ending things back in my first marriage but that was a decade ago, "
+    "I'm in a good place now, asking for a friend",
+    "i overdosed on chocolate and netflix last night haha",
+    "I cut him off last week",
+    "I cut my hair short after the breakup",
+    "we cut the cake at the party",
+    "I cut ties with his family",
+    "I cut the wrapping paper and wrapped his present",
+    "I deserve to be happy",
+    "I deserve to hurt him back",
+    "i'm taking myself out for dinner tonight as a treat",
+    "I'm done. I can't keep going back to him",
+    "how easy it would be to go back to him",
+    "this is goodbye to my old life, and i'm excited",
+    "he bashed me on facebook to all his mates",
+    "my mum came for me at the station",
+    "i regret it, I shouldn't have texted him",
+    "I grabbed my keys and left",
+]
+
+_AFFAIR_STORY = (
+    "We got married eleven years ago and in March I found out he had been seeing someone from his work. "
+    "I read the messages on his laptop, the hotel bookings, the gifts. When I confronted him he said it was "
+    "my fault. His mother said I should forgive him for the kids. "
+    "I moved into the spare room and barely sleep. "
+) * 4
+
+
+@pytest.mark.parametrize(
+    "text, category, subject", ROUND4_CRISIS, ids=[short(t) for t, _, _ in ROUND4_CRISIS]
+)
+def test_round4_crisis_phrasings(detector, text, category, subject):
+    found = verdict(detector.process([message(text)])[0])
+    assert found is not None, text
+    assert (found["category"], found["subject"]) == (category, subject)
+
+
+@pytest.mark.parametrize("text", ROUND4_CALM, ids=[short(t) for t in ROUND4_CALM])
+def test_round4_calm_messages_do_not_trigger(detector, text):
+    assert verdict(detector.process([message(text)])[0]) is None
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "Honestly I just want to not be here anymore.",
+        "I keep thinking about taking myself out.",
+        "There are pills in the cabinet and I keep thinking about them.",
+    ],
+)
+def test_crisis_far_into_a_long_message_is_caught(detector, run_pipeline, ending):
+    text = _AFFAIR_STORY + ending
+    assert len(text) > 1000
+    assert verdict(detector.process([message(text)])[0])["category"] == "suicide"
+    assert verdict(run_pipeline([message(text)])[0])["category"] == "suicide"  # SpacyNLP's doc too
+
+
+def test_yields_to(detector):
+    # trapped alone is danger; trapped while hurting oneself is reported as self-harm
+    assert verdict(detector.process([message("I'm locked in the bathroom")])[0])["category"] == "danger"
+    found = verdict(detector.process([message("locked in the bathroom cutting myself")])[0])
+    assert found["category"] == "self_harm"
