@@ -22,6 +22,9 @@ TOPICS = (
 # which and what each has been used for): heldout*.yml for the topics, off_topic*.yml for the refusals.
 NLU_EVAL_DIR = ROOT / "tests" / "nlu"
 CRISIS_EVAL = ROOT / "tests" / "safety" / "crisis_eval.yml"
+# Crisis sets written blind by other writers (tests/safety/blind/README.md): recall on phrasings the
+# patterns were not written against.
+BLIND_CRISIS_DIR = ROOT / "tests" / "safety" / "blind"
 
 
 def examples(block: str) -> List[str]:
@@ -53,8 +56,12 @@ def off_topic() -> List[str]:
     return [text for path in off_topic_files() for text in off_topic_set(path)]
 
 
-def crisis_set() -> Tuple[List[dict], List[str]]:
-    data = yaml.safe_load(CRISIS_EVAL.read_text(encoding="utf-8"))
+def blind_crisis_files() -> List[Path]:
+    return sorted(BLIND_CRISIS_DIR.glob("set_*.yml"))
+
+
+def crisis_set(path: Path = CRISIS_EVAL) -> Tuple[List[dict], List[str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return list(data["crisis"]), [
         item["text"] if isinstance(item, dict) else item for item in data["not_crisis"]
     ]
@@ -76,6 +83,8 @@ class Report:
     # file name -> [correct, total]: topic accuracy per held-out set, off-topic refusals per set
     topic_by_set: Dict[str, List[int]] = field(default_factory=dict)
     off_topic_by_set: Dict[str, List[int]] = field(default_factory=dict)
+    # blind crisis set file name -> [caught, crisis messages, false alarms, calm messages]
+    blind_crisis: Dict[str, List[int]] = field(default_factory=dict)
 
     def set_accuracy(self, name: str) -> float:
         correct, total = self.topic_by_set[name]
@@ -146,6 +155,11 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
             report.calm_total += 1
             if parsed["intent"]["name"] == "crisis":
                 report.false_alarms.append(text)
+    for path in blind_crisis_files():
+        crisis, calm = crisis_set(path)
+        caught = sum(p["intent"]["name"] == "crisis" for p in parse_all(agent, [c["text"] for c in crisis]))
+        alarms = sum(p["intent"]["name"] == "crisis" for p in parse_all(agent, calm))
+        report.blind_crisis[path.name] = [caught, len(crisis), alarms, len(calm)]
     return report
 
 
@@ -183,4 +197,10 @@ def format_report(report: Report) -> str:
         lines += [f"  MISSED crisis: {t!r}" for t in report.crisis_missed]
         lines += [f"  wrong category: {t!r} expected {e} got {g}" for t, e, g in report.crisis_wrong_category]
         lines += [f"  false alarm: {t!r}" for t in report.false_alarms]
+    if report.blind_crisis:
+        lines += ["", "crisis sets written blind (tests/safety/blind/README.md; messages not shown):"]
+        lines += [
+            f"  {name}: recall {c}/{n} = {c / n:.3f}, false alarms {a}/{m} = {a / m:.3f}"
+            for name, (c, n, a, m) in report.blind_crisis.items()
+        ]
     return "\n".join(lines)

@@ -35,6 +35,11 @@ CRISIS, CALM = evaluation.crisis_set()
         ("off-topic", evaluation.off_topic()),
         ("crisis", [c["text"] for c in CRISIS]),
         ("not crisis", CALM),
+        *[
+            (f"blind {path.name}", [c["text"] for c in crisis] + calm)
+            for path in evaluation.blind_crisis_files()
+            for crisis, calm in [evaluation.crisis_set(path)]
+        ],
     ],
 )
 def test_no_evaluation_message_is_in_the_training_data(name: str, messages: list) -> None:

@@ -250,10 +250,10 @@ def test_the_servers_logged_no_visitor_details(sqlite_stack) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_stack(tmp_path_factory) -> Iterator[tuple]:
-    from tests.db.conftest import _ThrowawayPostgres
+    from tests.throwaway import ThrowawayPostgres
 
     try:
-        server = _ThrowawayPostgres()
+        server = ThrowawayPostgres()
         url = server.start()
     except Exception as error:  # noqa: BLE001 - the same rule as tests/db: skip unless CI requires it
         if os.environ.get("HAVEN_REQUIRE_POSTGRES") == "1":

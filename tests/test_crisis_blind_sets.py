@@ -1,0 +1,41 @@
+"""The full NLU pipeline on the crisis sets written blind (tests/safety/blind/README.md): each keeps at
+least the recall and at most the false alarms measured on 2026-11-24, so pattern or data changes
+cannot quietly lose what was gained. The repo's own set asks 100% (tests/test_nlu_eval.py); these
+sets measure phrasings nobody wrote patterns against, so their floors are what was measured."""
+
+from __future__ import annotations
+
+import pytest
+
+from haven import evaluation
+
+# file -> (minimum recall, maximum false-alarm rate), as measured
+FLOORS = {
+    "set_d.yml": (114 / 118, 4 / 79),
+    "set_e.yml": (94 / 100, 0 / 69),
+    "set_f.yml": (74 / 90, 3 / 60),
+}
+
+
+@pytest.fixture(scope="module")
+def agent():
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(evaluation.ROOT / "models" / "haven.tar.gz"))
+
+
+def test_every_blind_set_has_a_floor() -> None:
+    assert sorted(p.name for p in evaluation.blind_crisis_files()) == sorted(FLOORS)
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_blind_set_keeps_its_recall_and_false_alarm_rate(agent, name) -> None:
+    crisis, calm = evaluation.crisis_set(evaluation.BLIND_CRISIS_DIR / name)
+    parsed = evaluation.parse_all(agent, [c["text"] for c in crisis])
+    caught = sum(p["intent"]["name"] == "crisis" for p in parsed)
+    alarms = sum(p["intent"]["name"] == "crisis" for p in evaluation.parse_all(agent, calm))
+    recall, alarm_rate = caught / len(crisis), alarms / len(calm)
+    minimum, maximum = FLOORS[name]
+    # Numbers only: the messages stay unread, so the set stays useful.
+    assert recall >= minimum - 1e-9, f"{name}: recall {caught}/{len(crisis)} below {minimum:.3f}"
+    assert alarm_rate <= maximum + 1e-9, f"{name}: false alarms {alarms}/{len(calm)} above {maximum:.3f}"
