@@ -383,6 +383,13 @@ def test_input_guard_keeps_short_messages_as_typed() -> None:
     assert message.get(CRISIS_TEXT_KEY) is None
 
 
+def test_input_guard_leaves_button_payloads_whole_for_rasa_to_read() -> None:
+    """A booked time's payload is one long run; cut, the booking lost its slot (found in CI)."""
+    payload = '/inform{"time_choice":"2026-11-25T17:30:00+00:00"}'
+    assert guard(payload).get("text") == payload
+    assert guard("x" * 81).get("text") == " ".join(["x" * 40, "x" * 40, "x"]), "other long runs are still cut"
+
+
 def test_input_guard_cleans_what_spacy_cannot_read() -> None:
     assert guard("why \ud800 do I\u202e feel\x00 attached").get("text") == "why  do I feel  attached"
 
