@@ -120,8 +120,10 @@ class ValidateBookingForm(FormValidationAction):
             start_window, end_window = availability.search_window(now)
             booked = repository.booked_slots(start_window, end_window)
         except DatabaseUnavailable:
-            dispatcher.utter_message(response="utter_booking_try_again")
-            return {"booking_slot": None}
+            # Keep the time if it is otherwise bookable: saving checks it again (the database refuses a
+            # taken slot) and says "please try again" while the database is down. Dropping it made the
+            # form ask for a time again and take the visitor's next "yes" as their preferred time.
+            booked = []
         if not availability.is_bookable(start, now, booked):
             dispatcher.utter_message(response="utter_slot_no_longer_free")
             return {"booking_slot": None}

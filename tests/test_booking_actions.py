@@ -191,3 +191,17 @@ async def test_safety_followup_survives_a_database_outage(dispatcher, tracker, d
     monkeypatch.setattr(repository, "record_safety_event", down)
     events = await ActionSafetyFollowup().run(dispatcher, tracker(intent="crisis"), domain)
     assert SlotSet("crisis_active", True) in events and dispatcher.messages
+
+
+def test_a_chosen_time_is_kept_when_the_database_cannot_be_asked(
+    dispatcher, tracker, domain, monkeypatch
+) -> None:
+    """Dropping it made the form ask for a time again and store the visitor's next "yes" as the time."""
+
+    def down(*_, **__):
+        raise repository.DatabaseUnavailable("down")
+
+    monkeypatch.setattr(repository, "booked_slots", down)
+    start = _free_slot()
+    result = ValidateBookingForm().validate_booking_slot(start.isoformat(), dispatcher, tracker(), domain)
+    assert result["booking_slot"] == start.isoformat() and result["booking_time_label"]

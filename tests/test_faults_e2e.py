@@ -295,6 +295,7 @@ def test_postgresql_down_gives_try_again_then_the_booking_is_saved(postgres_stac
     finally:
         _pg_ctl(server, "-o", options, "-l", str(server.log), "-w", "-t", "60", "start")
     print(f"\n'please try again' after {waited:.1f}s with PostgreSQL down")
-    booking = booking_in(visitor.say("/affirm"))
-    assert booking, "the same answers, sent again once the database is back"
+    again = visitor.say("/affirm")
+    booking = booking_in(again)
+    assert booking, f"the same answers, sent again once the database is back: {texts(again)}"
     assert booking["reference"] in stack.booking_references()
