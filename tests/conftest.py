@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from haven import launcher
 from haven import settings as settings_module
 from haven.settings import ROOT
+from tests.throwaway import ThrowawayRedis, running
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -140,3 +141,10 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
         assert typed not in logged, f"visitor text in the server logs: {typed!r}"
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
         assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[ThrowawayRedis]:
+    """A private Redis (tests/throwaway.py) for a module: the lock store and scale-out tests."""
+    with running(ThrowawayRedis, "a Redis server", "HAVEN_REQUIRE_REDIS") as (server, _):
+        yield server

@@ -250,22 +250,15 @@ def test_the_servers_logged_no_visitor_details(sqlite_stack) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_stack(tmp_path_factory) -> Iterator[tuple]:
-    from tests.throwaway import ThrowawayPostgres
+    from tests.throwaway import ThrowawayPostgres, running
 
-    try:
-        server = ThrowawayPostgres()
-        url = server.start()
-    except Exception as error:  # noqa: BLE001 - the same rule as tests/db: skip unless CI requires it
-        if os.environ.get("HAVEN_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL could not start: {error}")
-        pytest.skip(f"PostgreSQL could not start: {error}")
-    stack = FaultStack(tmp_path_factory.mktemp("faults-pg"), url)
-    try:
-        stack.stack.start()
-        yield stack, server
-    finally:
-        stack.stack.stop()
-        server.stop()
+    with running(ThrowawayPostgres, "a PostgreSQL server", "HAVEN_REQUIRE_POSTGRES") as (server, url):
+        stack = FaultStack(tmp_path_factory.mktemp("faults-pg"), url)
+        try:
+            stack.stack.start()
+            yield stack, server
+        finally:
+            stack.stack.stop()
 
 
 def _pg_ctl(server, *args: str) -> None:

@@ -6,30 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Iterator, List
+from typing import List
 
-import pytest
 from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from haven.lock_store import AtomicRedisLockStore
-from tests.throwaway import ThrowawayRedis, unavailable
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[ThrowawayRedis]:
-    server = None
-    try:
-        server = ThrowawayRedis()
-        server.start()
-    except Exception as error:  # noqa: BLE001 - any failure means "no Redis here"
-        if server is not None:
-            server.stop()
-        unavailable("a Redis server", "HAVEN_REQUIRE_REDIS", error)
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.throwaway import ThrowawayRedis
 
 
 def _store(redis_server: ThrowawayRedis) -> AtomicRedisLockStore:

@@ -33,7 +33,7 @@ from haven import launcher
 from haven import settings as settings_module
 from haven.db import repository, session
 from haven.settings import ROOT
-from tests.throwaway import ThrowawayPostgres, ThrowawayRedis, unavailable
+from tests.throwaway import ThrowawayPostgres, ThrowawayRedis, running
 
 pytestmark = pytest.mark.e2e
 
@@ -44,40 +44,14 @@ TYPED_EMAIL = "robin.scale@example.org"
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[ThrowawayRedis]:
-    server = None
-    try:
-        server = ThrowawayRedis()
-        server.start()
-    except Exception as error:  # noqa: BLE001 - any failure means "no Redis here"
-        if server is not None:
-            server.stop()
-        unavailable("a Redis server", "HAVEN_REQUIRE_REDIS", error)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def postgres_admin() -> Iterator[str]:
     """A PostgreSQL URL whose user may create databases."""
     given = os.environ.get("HAVEN_TEST_POSTGRES_URL", "").strip()
     if given:
         yield given
         return
-    server = None
-    try:
-        server = ThrowawayPostgres()
-        url = server.start()
-    except Exception as error:  # noqa: BLE001 - any failure means "no PostgreSQL here"
-        if server is not None:
-            server.stop()
-        unavailable("a PostgreSQL server", "HAVEN_REQUIRE_POSTGRES", error)
-    try:
+    with running(ThrowawayPostgres, "a PostgreSQL server", "HAVEN_REQUIRE_POSTGRES") as (_, url):
         yield url
-    finally:
-        server.stop()
 
 
 @dataclass

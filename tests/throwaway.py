@@ -16,8 +16,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Any, Callable, Iterator, NoReturn, Optional, Tuple
 
 import pytest
 
@@ -31,6 +32,24 @@ def unavailable(what: str, flag: str, error: BaseException) -> NoReturn:
         pytest.fail(f"{reason} ({flag}=1 requires it)")
     print(f"\n{reason}")
     pytest.skip(reason)
+
+
+@contextmanager
+def running(make: Callable[[], Any], what: str, flag: str) -> Iterator[Tuple[Any, Any]]:
+    """(server, what its start() returned) for the block; stopped afterwards, and on a failed start
+    (unavailable(): a skip, or a failure when `flag`=1)."""
+    server = None
+    try:
+        server = make()
+        started = server.start()
+    except Exception as error:  # noqa: BLE001 - any failure means "no such server here"
+        if server is not None:
+            server.stop()
+        unavailable(what, flag, error)
+    try:
+        yield server, started
+    finally:
+        server.stop()
 
 
 def free_port() -> int:
