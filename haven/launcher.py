@@ -237,7 +237,6 @@ class Stack:
             )
         env = runtime_env(s, self.env)
         check_endpoints(s, env)
-        s.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         for service in self.services:
             out: Optional[IO[bytes]] = None
             if self.log_dir is not None:
