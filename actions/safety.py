@@ -19,21 +19,86 @@ from haven.db import repository
 logger = logging.getLogger(__name__)
 
 
-def record_event(tracker: Tracker) -> None:
-    """Never lets a storage failure get between the visitor and the help they were just given."""
+CHECK_IN_YES = "check_in:yes"
+
+
+def record_event(tracker: Tracker, tier: str = "crisis") -> None:
+    """Never lets a storage failure get between the visitor and the help they were just given.
+
+    `rule` is what fired, as the detector reported it (`rule:<pattern id>`, `model:<score>`,
+    `classifier`); a "yes" to a check-in has no detection of its own and is recorded as `check_in:yes`.
+    """
     crisis: Dict[str, Any] = tracker.latest_message.get("crisis") or {}
+    rule = crisis.get("rule")
+    if not rule and tier == "crisis" and _answers_check_in(tracker):
+        rule = CHECK_IN_YES
     store_text = settings_module.load().store_crisis_text
     try:
         ensure_schema()
         repository.record_safety_event(
             category=crisis.get("category") or tracker.get_slot("crisis_category") or "suicide",
             subject=crisis.get("subject") or tracker.get_slot("crisis_subject") or "self",
-            rule=str(crisis.get("rule") or "unknown")[:120],
+            rule=str(rule or "unknown")[:100],
+            tier=tier,
             conversation_id=tracker.sender_id,
             message_text=(tracker.latest_message.get("text") or None) if store_text else None,
         )
     except Exception as error:  # noqa: BLE001 - any failure here must not stop the safety reply
         logger.error("safety event not recorded: %s", type(error).__name__)
+
+
+def _answers_check_in(tracker: Tracker) -> bool:
+    """True when the visitor's latest message answers a check-in (the last bot action before it)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") not in (None, "action_listen"):
+            return event.get("name") == "action_safety_check_in"
+    return False
+
+
+def _booking_paused(tracker: Tracker) -> bool:
+    return bool(tracker.get_slot("booking_name") or tracker.get_slot("booking_contact"))
+
+
+class ActionSafetyCheckIn(Action):
+    """After the check-in question (a domain response, sent even without this server): record it.
+
+    Nothing else is said: the question is waiting for its answer, and the help line is not pinned
+    to later replies (crisis_active stays as it was) unless the visitor says yes."""
+
+    def name(self) -> Text:
+        return "action_safety_check_in"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        record_event(tracker, tier="check_in")
+        return []
+
+
+class ActionCheckInDeclined(Action):
+    """The visitor answered no to the check-in: thanks, the door left open, and back to where they were
+    (a paused booking can be continued)."""
+
+    def name(self) -> Text:
+        return "action_check_in_declined"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        if _booking_paused(tracker):
+            data = safety.load()
+            dispatcher.utter_message(
+                response="utter_check_in_declined",
+                buttons=[button(data.continue_booking, "book_consultation")],
+            )
+        else:
+            dispatcher.utter_message(response="utter_check_in_declined")
+        return []
 
 
 class ActionSafetyFollowup(Action):
@@ -46,7 +111,7 @@ class ActionSafetyFollowup(Action):
         record_event(tracker)
         data = safety.load()
         help_line = data.help_line(tracker.get_slot("region"))
-        if tracker.get_slot("booking_name") or tracker.get_slot("booking_contact"):
+        if _booking_paused(tracker):
             dispatcher.utter_message(
                 text=f"{data.followup} {data.followup_booking_paused}",
                 buttons=[button(data.continue_booking, "book_consultation")],

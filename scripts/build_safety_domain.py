@@ -31,6 +31,61 @@ def crisis_text(copy: dict, hotlines: dict, region: str, category: str, subject:
     return text.format(not_emergency=copy["not_emergency"], emergency=data["emergency"], resources=resources)
 
 
+def check_in_text(copy: dict, hotlines: dict, region: str, category: str, subject: str) -> str:
+    data = hotlines["regions"][region]
+    resources = " ".join(data[category]) + " " + hotlines["worldwide"]
+    text = " ".join(copy["check_in"][subject][category].split())
+    return text.format(not_emergency=copy["not_emergency"], emergency=data["emergency"], resources=resources)
+
+
+def declined_text(copy: dict, hotlines: dict, region: str) -> str:
+    help_line = hotlines["regions"][region]["help_line"]
+    # "Help is still here: call …" reads as "help is there: call …" inside a sentence
+    help_line = help_line[0].lower() + help_line[1:]
+    return " ".join(copy["check_in_declined"].split()).format(help_line=help_line)
+
+
+def check_in_responses(copy: dict, hotlines: dict) -> dict:
+    """utter_crisis_check_in (region × category × subject, with Yes/No buttons and the check_in payload)
+    and utter_check_in_declined (region): like utter_crisis, rendered by Rasa without the action server."""
+    default = hotlines["default_region"]
+    buttons = [
+        {"title": copy["check_in_yes"], "payload": "/affirm"},
+        {"title": copy["check_in_no"], "payload": "/deny"},
+    ]
+    asked, declined = [], []
+    for region in hotlines["regions"]:
+        for category in CATEGORIES:
+            for subject in SUBJECTS:
+                asked.append(
+                    {
+                        "condition": [
+                            {"type": "slot", "name": "region", "value": region},
+                            {"type": "slot", "name": "crisis_category", "value": category},
+                            {"type": "slot", "name": "crisis_subject", "value": subject},
+                        ],
+                        "text": check_in_text(copy, hotlines, region, category, subject),
+                        "buttons": buttons,
+                        "custom": {"safety": "check_in", "category": category},
+                    }
+                )
+        declined.append(
+            {
+                "condition": [{"type": "slot", "name": "region", "value": region}],
+                "text": declined_text(copy, hotlines, region),
+            }
+        )
+    asked.append(
+        {
+            "text": check_in_text(copy, hotlines, default, "suicide", "self"),
+            "buttons": buttons,
+            "custom": {"safety": "check_in", "category": "suicide"},
+        }
+    )
+    declined.append({"text": declined_text(copy, hotlines, default)})
+    return {"utter_crisis_check_in": asked, "utter_check_in_declined": declined}
+
+
 def render() -> str:
     hotlines, copy = load("hotlines.yml"), load("crisis_copy.yml")
     default = hotlines["default_region"]
@@ -57,7 +112,8 @@ def render() -> str:
             "custom": {"safety": "crisis", "category": "suicide"},
         }
     )
-    domain = {"version": "3.1", "responses": {"utter_crisis": variations}}
+    responses = {"utter_crisis": variations, **check_in_responses(copy, hotlines)}
+    domain = {"version": "3.1", "responses": responses}
     return HEADER + yaml.safe_dump(domain, sort_keys=False, allow_unicode=True, width=120)
 
 

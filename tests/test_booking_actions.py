@@ -16,7 +16,7 @@ from actions.booking import (
     ValidateBookingForm,
 )  # fmt: skip
 from actions.handoff import ActionSubmitHandoffForm
-from actions.safety import ActionSafetyFollowup
+from actions.safety import ActionCheckInDeclined, ActionSafetyCheckIn, ActionSafetyFollowup
 from haven import availability
 from haven.db import migrate, repository
 
@@ -205,3 +205,49 @@ def test_a_chosen_time_is_kept_when_the_database_cannot_be_asked(
     start = _free_slot()
     result = ValidateBookingForm().validate_booking_slot(start.isoformat(), dispatcher, tracker(), domain)
     assert result["booking_slot"] == start.isoformat() and result["booking_time_label"]
+
+
+# --------------------------------------------------------------------------- the check-in tier
+
+
+def _after_check_in(answer: str) -> list:
+    """Events of a conversation where the last bot turn was the check-in and `answer` came next."""
+    return [
+        {"event": "user", "text": "something uncertain", "parse_data": {"intent": {"name": "crisis_check_in"}}},
+        {"event": "bot", "text": "Some of what you wrote makes me want to ask you directly"},
+        {"event": "action", "name": "utter_crisis_check_in"},
+        {"event": "action", "name": "action_safety_check_in"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": answer, "parse_data": {"intent": {"name": "affirm"}}},
+    ]
+
+
+async def test_a_check_in_is_recorded_with_its_tier_and_what_fired(dispatcher, tracker, domain) -> None:
+    crisis = {"crisis": {"category": "self_harm", "subject": "self", "rule": "model:0.63", "tier": "check_in"}}
+    t = tracker(intent="crisis_check_in", text="private words", extra=crisis)
+    events = await ActionSafetyCheckIn().run(dispatcher, t, domain)
+    [event] = repository.list_safety_events()
+    assert (event.category, event.rule, event.tier, event.message_text) == ("self_harm", "model:0.63", "check_in", None)
+    assert events == [] and dispatcher.messages == [], "the question waits for its answer; no help line pinned yet"
+
+
+async def test_a_yes_to_the_check_in_is_recorded_as_a_crisis(dispatcher, tracker, domain) -> None:
+    t = tracker(intent="affirm", text="yes", slots={"crisis_category": "suicide"}, events=_after_check_in("yes"))
+    events = await ActionSafetyFollowup().run(dispatcher, t, domain)
+    [event] = repository.list_safety_events()
+    assert (event.category, event.rule, event.tier) == ("suicide", "check_in:yes", "crisis")
+    assert SlotSet("crisis_active", True) in events
+
+
+async def test_a_no_to_the_check_in_goes_back_with_the_door_open(dispatcher, tracker, domain) -> None:
+    await ActionCheckInDeclined().run(dispatcher, tracker(intent="deny", text="no"), domain)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_check_in_declined" and not message.get("buttons")
+    assert repository.list_safety_events() == []
+
+
+async def test_a_no_to_the_check_in_offers_to_continue_a_paused_booking(dispatcher, tracker, domain) -> None:
+    t = tracker(intent="deny", text="no", slots={"booking_name": "Sam"})
+    await ActionCheckInDeclined().run(dispatcher, t, domain)
+    [message] = dispatcher.messages
+    assert [b["payload"] for b in message["buttons"]] == ["/book_consultation"]

@@ -95,3 +95,50 @@ def test_help_line_per_region() -> None:
     assert "988" in data.help_line(None)
     assert "116 123" in data.help_line("uk")
     assert data.help_line("ZZ") == data.help_line("US")
+
+
+ALL = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"]
+
+
+def _conditioned(name: str, **wanted: str) -> dict:
+    for variation in ALL[name]:
+        if {c["name"]: c["value"] for c in variation.get("condition", [])} == wanted:
+            return variation
+    raise AssertionError(f"no {name} variation for {wanted}")
+
+
+@pytest.mark.parametrize("region", sorted(HOTLINES["regions"]))
+@pytest.mark.parametrize("category", ["suicide", "self_harm", "danger"])
+@pytest.mark.parametrize("subject", ["self", "other"])
+def test_every_check_in_asks_directly_gives_resources_and_both_answers(region, category, subject) -> None:
+    variation = _conditioned("utter_crisis_check_in", region=region, crisis_category=category, crisis_subject=subject)
+    text = variation["text"]
+    assert variation["custom"] == {"safety": "check_in", "category": category}
+    assert "?" in text, "a check-in asks a direct question"
+    assert "not an emergency service" in text and "not a person" in text
+    assert HOTLINES["regions"][region]["emergency"] in text
+    for line in HOTLINES["regions"][region][category]:
+        assert line in text
+    assert [b["payload"] for b in variation["buttons"]] == ["/affirm", "/deny"]
+    assert "{" not in text and "}" not in text
+
+
+@pytest.mark.parametrize("region", sorted(HOTLINES["regions"]))
+def test_a_declined_check_in_thanks_and_leaves_the_door_open(region) -> None:
+    text = _conditioned("utter_check_in_declined", region=region)["text"]
+    help_number = safety.load().region_resources(region).help_number
+    assert text.startswith("Thank you") and help_number in text
+    assert "custom" not in _conditioned("utter_check_in_declined", region=region), "no safety payload on 'no'"
+
+
+def test_check_in_fallbacks_exist_and_use_the_default_region() -> None:
+    for name in ("utter_crisis_check_in", "utter_check_in_declined"):
+        fallback = [v for v in ALL[name] if "condition" not in v]
+        assert len(fallback) == 1 and "988" in fallback[0]["text"]
+
+
+def test_check_in_copy_is_safe() -> None:
+    texts = [v["text"].lower() for name in ("utter_crisis_check_in", "utter_check_in_declined") for v in ALL[name]]
+    for text in texts:
+        for phrase in BANNED:
+            assert phrase not in text, phrase

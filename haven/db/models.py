@@ -31,6 +31,8 @@ CONTACT_METHODS = ("email", "phone")
 BOOKING_STATUSES = ("requested", "confirmed", "cancelled")
 SAFETY_CATEGORIES = ("suicide", "self_harm", "danger")
 SAFETY_SUBJECTS = ("self", "other")
+# "crisis": the full crisis reply was sent; "check_in": Haven asked directly whether the visitor is at risk.
+SAFETY_TIERS = ("crisis", "check_in")
 
 #: Reference codes are read aloud and typed from an e-mail: no 0/O, 1/I/L or U/V look-alikes.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
@@ -158,11 +160,13 @@ class SafetyEvent(Base):
     category = Column(String(16), nullable=False)
     subject = Column(String(8), nullable=False)
     rule = Column(String(100), nullable=False)
+    tier = Column(String(16), nullable=False, default="crisis", server_default="crisis")
     message_text = Column(Text, nullable=True)
     handled_at = Column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         CheckConstraint(_in("category", SAFETY_CATEGORIES), name="ck_safety_events_category"),
         CheckConstraint(_in("subject", SAFETY_SUBJECTS), name="ck_safety_events_subject"),
+        CheckConstraint(_in("tier", SAFETY_TIERS), name="ck_safety_events_tier"),
         Index("ix_safety_events_created_at", "created_at"),
     )

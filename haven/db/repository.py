@@ -24,6 +24,7 @@ from haven.db.models import (
     HANDOFF_PREFIX,
     SAFETY_CATEGORIES,
     SAFETY_SUBJECTS,
+    SAFETY_TIERS,
     Booking,
     HandoffRequest,
     SafetyEvent,
@@ -132,6 +133,7 @@ class SafetyEventRecord(_Record):
     category: str
     subject: str
     rule: str
+    tier: str
     message_text: str | None
     handled_at: datetime | None
 
@@ -495,15 +497,20 @@ def record_safety_event(
     category: str,
     subject: str,
     rule: str,
+    tier: str = "crisis",
     conversation_id: str | None = None,
     message_text: str | None = None,
     url: str | None = None,
 ) -> SafetyEventRecord:
-    """Log a detected crisis message.  Callers must still send the crisis reply if this raises."""
+    """Log a detected crisis message.  Callers must still send the crisis reply if this raises.
+
+    `rule` says what fired (`rule:<pattern id>`, `model:<score>`, `classifier`, `check_in:yes`),
+    `tier` which reply was sent: the full crisis reply or a check-in question."""
     values = dict(
         category=_choice("category", category, SAFETY_CATEGORIES),
         subject=_choice("subject", subject, SAFETY_SUBJECTS),
         rule=_text("rule", rule, MAX_RULE, required=True),
+        tier=_choice("tier", tier, SAFETY_TIERS),
         conversation_id=_text("conversation_id", conversation_id, MAX_CONVERSATION_ID, required=False),
         message_text=_text("message_text", message_text, MAX_MESSAGE, required=False),
     )

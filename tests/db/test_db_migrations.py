@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -34,10 +35,13 @@ def _indexes(url):
     }
 
 
+HEAD = "0002"
+
+
 def test_upgrade_creates_schema(database_url):
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == "0001"
+    assert migrate.current_revision(database_url) == HEAD
     inspector = inspect(get_engine(database_url))
     assert TABLES <= set(inspector.get_table_names())
     indexes = _indexes(database_url)
@@ -62,7 +66,7 @@ def test_upgrade_twice_is_a_noop(database_url):
     )
     before = _indexes(database_url)
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == "0001"
+    assert migrate.current_revision(database_url) == HEAD
     assert _indexes(database_url) == before
     assert repository.get_booking(booking.reference, url=database_url) == booking
 
@@ -93,8 +97,8 @@ def test_concurrent_upgrades_from_separate_processes(database_url):
     for process in processes:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-        assert "0001" in out
-    assert migrate.current_revision(database_url) == "0001"
+        assert HEAD in out
+    assert migrate.current_revision(database_url) == HEAD
 
 
 def test_alembic_cli_takes_url_argument(tmp_path):
@@ -120,7 +124,7 @@ def test_alembic_cli_takes_url_argument(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert migrate.current_revision(url) == "0001"
+    assert migrate.current_revision(url) == HEAD
 
 
 def test_default_url_comes_from_settings(tmp_path, monkeypatch):
@@ -128,4 +132,23 @@ def test_default_url_comes_from_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     migrate.upgrade()
     assert (tmp_path / "nested" / "dir" / "settings.db").exists()
-    assert migrate.current_revision() == "0001"
+    assert migrate.current_revision() == HEAD
+
+
+def test_safety_events_from_before_the_tier_keep_their_rows(database_url):
+    """0002 adds `tier`; an event recorded at 0001 (always a full crisis reply) reads back as one."""
+    migrate.upgrade(database_url, revision="0001")
+    with get_engine(database_url).begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO safety_events (created_at, category, subject, rule) "
+            "VALUES ('2026-11-01 10:00:00', 'suicide', 'self', 'not_want_to_live')"
+        )
+    migrate.upgrade(database_url)
+    [event] = repository.list_safety_events(url=database_url)
+    assert (event.rule, event.tier) == ("not_want_to_live", "crisis")
+    with pytest.raises(ValueError):
+        repository.record_safety_event(category="suicide", subject="self", rule="x", tier="maybe", url=database_url)
+    checked = repository.record_safety_event(
+        category="danger", subject="self", rule="model:0.61", tier="check_in", url=database_url
+    )
+    assert checked.tier == "check_in"
