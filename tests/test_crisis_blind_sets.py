@@ -9,11 +9,12 @@ import pytest
 
 from haven import evaluation
 
-# file -> (minimum recall, maximum false-alarm rate), as measured
+# file -> (minimum recall counting full replies and check-ins, maximum rate of full crisis replies on
+# calm messages, maximum rate of check-ins on calm messages), as measured
 FLOORS = {
-    "set_d.yml": (114 / 118, 4 / 79),
-    "set_e.yml": (94 / 100, 0 / 69),
-    "set_f.yml": (74 / 90, 3 / 60),
+    "set_d.yml": (114 / 118, 4 / 79, 0.0),
+    "set_e.yml": (94 / 100, 0 / 69, 0.0),
+    "set_f.yml": (74 / 90, 3 / 60, 0.0),
 }
 
 
@@ -30,12 +31,9 @@ def test_every_blind_set_has_a_floor() -> None:
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_blind_set_keeps_its_recall_and_false_alarm_rate(agent, name) -> None:
-    crisis, calm = evaluation.crisis_set(evaluation.BLIND_CRISIS_DIR / name)
-    parsed = evaluation.parse_all(agent, [c["text"] for c in crisis])
-    caught = sum(p["intent"]["name"] == "crisis" for p in parsed)
-    alarms = sum(p["intent"]["name"] == "crisis" for p in evaluation.parse_all(agent, calm))
-    recall, alarm_rate = caught / len(crisis), alarms / len(calm)
-    minimum, maximum = FLOORS[name]
+    tally = evaluation.tally_crisis_set(agent, evaluation.BLIND_CRISIS_DIR / name)
+    minimum, maximum_full, maximum_check_in = FLOORS[name]
     # Numbers only: the messages stay unread, so the set stays useful.
-    assert recall >= minimum - 1e-9, f"{name}: recall {caught}/{len(crisis)} below {minimum:.3f}"
-    assert alarm_rate <= maximum + 1e-9, f"{name}: false alarms {alarms}/{len(calm)} above {maximum:.3f}"
+    assert tally.recall >= minimum - 1e-9, f"{name}: {tally.summary()}; recall below {minimum:.3f}"
+    assert tally.full_alarm_rate <= maximum_full + 1e-9, f"{name}: {tally.summary()}"
+    assert tally.check_in_rate <= maximum_check_in + 1e-9, f"{name}: {tally.summary()}"
