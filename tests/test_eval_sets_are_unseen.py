@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from haven import evaluation
+from nlu_components.crisis import risk_data
 from haven.settings import ROOT
 
 
@@ -21,6 +22,8 @@ def _training() -> set:
     for path in (ROOT / "data" / "nlu").glob("*.yml"):
         for block in yaml.safe_load(path.read_text())["nlu"]:
             seen.update(_norm(e) for e in evaluation.examples(block.get("examples", "")))
+    # the crisis risk model's own training data (nlu_components/crisis/risk_data.py)
+    seen.update(_norm(e.text) for e in risk_data.load(ROOT / "data" / "crisis"))
     return seen
 
 

@@ -1,0 +1,331 @@
+"""The crisis risk model: a Rasa graph component that scores every message for crisis language with a
+classifier on the pretrained sentence encoder's embeddings (haven/encoder).
+
+Why a learned model beside the patterns: the reviewed patterns (safety/crisis_patterns/) only know
+the phrasings somebody wrote down, and real posts name a means without the word suicide, tell an
+assault as an event, or bury one sentence in a long story. The encoder knows that "took everything
+in the cabinet" is near "overdosed"; a classifier on its embeddings, trained on thousands of
+hand-written examples in the way people write (data/crisis/, nlu_components/crisis/risk_data.py),
+generalises past the wording. Word and character n-grams (TF-IDF) stand beside the embeddings in the
+same logistic regression: the embeddings alone confuse "I cut myself again" with "I cut my hair
+short", the n-grams alone know only the training words; together they caught 0.89 of crisis messages
+at 10% alarms on hard negatives, against 0.70 for the embeddings alone (cross-validated by writer,
+docs/crisis-detection.md). It does not decide anything: it writes a score, and the crisis
+detector (nlu_components/crisis/component.py) turns a high score into the crisis reply and a middle
+one into a check-in question, after the same idiom, negation, past-history and third-person checks
+the patterns get.
+
+Whole-message scoring: a message is cut into chunks the encoder reads well (at most 128 wordpieces,
+cut at sentence boundaries, overlapping by one sentence; haven.encoder.SentenceEncoder.chunks) and
+its score is the highest chunk's. Training matches that: calm long posts also train as their chunks
+(fragments of calm posts are calm), and a long crisis post trains as its riskiest chunk as well
+(the chunk the first model scores highest: the risk sentence, not the story around it).
+
+Output (add_to_output, numbers only): message["crisis_risk"] = {"score": P(not calm) of the riskiest
+chunk, "category": its most likely category, "chunks": how many were scored}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.crisis import risk_data
+from nlu_components.input_guard import CRISIS_TEXT_KEY
+
+logger = logging.getLogger(__name__)
+
+RISK_KEY = "crisis_risk"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+WEIGHTS_FILE = "risk_model.npz"
+# Rasa NLU intents whose examples are not calm (everything else the assistant is trained on is
+# ordinary traffic, the best negatives there are).
+NOT_CALM_INTENTS = frozenset({"crisis"})
+
+
+def _resolve(path: str) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() or candidate.exists() else PROJECT_ROOT / candidate
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class TextFeatures:
+    """What the classifier reads: sublinear TF-IDF word 1–2-grams and character 2–4-grams, and the
+    sentence embedding times `embedding_weight`. Stored as plain vocabularies and arrays, so the model
+    file holds no pickle."""
+
+    def __init__(self, embedding_weight: float) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.embedding_weight = float(embedding_weight)
+        self.words = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, dtype=np.float32)
+        self.chars = TfidfVectorizer(
+            sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 4), min_df=2, dtype=np.float32
+        )
+
+    def fit(self, texts: Sequence[str]) -> "TextFeatures":
+        self.words.fit(texts)
+        self.chars.fit(texts)
+        return self
+
+    def transform(self, texts: Sequence[str], vectors: np.ndarray):
+        from scipy.sparse import csr_matrix, hstack
+
+        dense = csr_matrix(vectors.astype(np.float32) * self.embedding_weight)
+        return hstack([self.words.transform(texts), self.chars.transform(texts), dense]).tocsr()
+
+    def arrays(self) -> Dict[str, np.ndarray]:
+        arrays = {"embedding_weight": np.array(self.embedding_weight)}
+        for name, vectorizer in (("words", self.words), ("chars", self.chars)):
+            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+            arrays[f"{name}_terms"] = np.array(terms, dtype=str)
+            arrays[f"{name}_idf"] = vectorizer.idf_.astype(np.float32)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "TextFeatures":
+        features = cls(float(arrays["embedding_weight"]))
+        for name, vectorizer in (("words", features.words), ("chars", features.chars)):
+            vectorizer.vocabulary_ = {str(term): i for i, term in enumerate(arrays[f"{name}_terms"])}
+            vectorizer.idf_ = arrays[f"{name}_idf"].astype(np.float64)
+        return features
+
+
+class RiskScorer:
+    """The trained classifier as plain arrays (no pickle in the model file): scores texts."""
+
+    def __init__(self, features: TextFeatures, coef: np.ndarray, intercept: np.ndarray, labels: Sequence[str]):
+        if list(labels)[0] != risk_data.CALM or coef.shape[0] != len(labels):
+            raise ValueError("risk model weights do not match their labels")
+        self.features = features
+        self.coef = coef.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
+        self.labels = list(labels)
+
+    def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        logits = self.features.transform(texts, vectors) @ self.coef.T + self.intercept
+        return _softmax(np.asarray(logits))
+
+    def risk(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        """P(not calm) per text."""
+        return 1.0 - self.probabilities(texts, vectors)[:, 0]
+
+    def judge(self, texts: Sequence[str], vectors: np.ndarray) -> Dict[str, Any]:
+        """The riskiest text's score and category."""
+        probabilities = self.probabilities(texts, vectors)
+        risks = 1.0 - probabilities[:, 0]
+        worst = int(np.argmax(risks))
+        category = self.labels[1 + int(np.argmax(probabilities[worst, 1:]))]
+        return {"score": round(float(risks[worst]), 4), "category": category, "chunks": int(len(texts))}
+
+    def arrays(self) -> Dict[str, np.ndarray]:
+        return {
+            **self.features.arrays(),
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "labels": np.array(self.labels, dtype=str),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "RiskScorer":
+        return cls(
+            TextFeatures.from_arrays(arrays),
+            arrays["coef"],
+            arrays["intercept"],
+            [str(x) for x in arrays["labels"]],
+        )
+
+
+def fit(
+    texts: Sequence[str], vectors: np.ndarray, labels: Sequence[str], config: Dict[str, Any]
+) -> RiskScorer:
+    from sklearn.linear_model import LogisticRegression
+
+    features = TextFeatures(config["embedding_weight"]).fit(texts)
+    order = list(risk_data.LABELS)
+    y = np.array([order.index(label) for label in labels])
+    model = LogisticRegression(C=float(config["C"]), max_iter=3000, class_weight=config["class_weight"])
+    model.fit(features.transform(texts, vectors), y)
+    width = model.coef_.shape[1]
+    coef = np.zeros((len(order), width), dtype=np.float32)
+    intercept = np.full(len(order), -1e4, dtype=np.float32)  # a label with no examples is never predicted
+    for row, cls in enumerate(model.classes_):
+        coef[cls], intercept[cls] = model.coef_[row], model.intercept_[row]
+    return RiskScorer(features, coef, intercept, order)
+
+
+def training_set(
+    examples: Sequence[risk_data.Example], encoder, nlu_calm: Sequence[str] = ()
+) -> tuple[List[str], np.ndarray, List[str], List[tuple[int, List[str], np.ndarray]]]:
+    """Embeddings and labels for training, and the chunk embeddings of long crisis posts.
+
+    Every example is embedded whole (the encoder truncates at 256 wordpieces). A long calm example
+    also contributes each of its chunks as calm; a long crisis example's chunks are returned apart,
+    for the second pass that adds its riskiest chunk (see train)."""
+    texts, labels = [e.text for e in examples], [e.label for e in examples]
+    texts += list(nlu_calm)
+    labels += [risk_data.CALM] * len(nlu_calm)
+    vectors = [encoder.encode(texts)]
+    extra_texts: List[str] = []
+    crisis_chunks: List[tuple[int, List[str], np.ndarray]] = []
+    for index, example in enumerate(examples):
+        pieces = encoder.chunks(example.text)
+        if len(pieces) < 2:
+            continue
+        chunk_vectors = encoder.encode(pieces)
+        if example.label == risk_data.CALM:
+            vectors.append(chunk_vectors)
+            extra_texts += pieces
+        else:
+            crisis_chunks.append((index, pieces, chunk_vectors))
+    return texts + extra_texts, np.vstack(vectors), labels + [risk_data.CALM] * len(extra_texts), crisis_chunks
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class CrisisRiskModel(GraphComponent):
+    """Scores each message's crisis risk on sentence embeddings (see the module docstring)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # folder of hand-written training files (nlu_components/crisis/risk_data.py)
+            "data": "data/crisis",
+            # regularisation and class weights of the logistic regression (chosen by cross-validation,
+            # docs/crisis-detection.md)
+            "C": 10.0,
+            "class_weight": "balanced",
+            # the sentence embedding's weight beside the n-grams' (each part has unit length)
+            "embedding_weight": 1.0,
+            # Rasa NLU examples of every intent but `crisis` train as calm: the assistant's own traffic
+            "nlu_examples_as_calm": True,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The training files are read by this component, not given by the graph: their contents and
+        the encoder's pinned weights enter Rasa's cache key, so editing them retrains."""
+        from haven.encoder import pins
+
+        digest = hashlib.sha256()
+        folder = _resolve(str(config.get("data", "data/crisis")))
+        for path in risk_data.files(folder) if folder.is_dir() else []:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        digest.update(pins.fingerprint().encode())
+        return digest.hexdigest()
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        scorer: Optional[RiskScorer] = None,
+    ) -> None:
+        self.config = config
+        self._storage = model_storage
+        self._resource = resource
+        self.scorer = scorer
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CrisisRiskModel":
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _encoder():
+        from haven.encoder import load_encoder
+
+        return load_encoder()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        encoder = self._encoder()
+        examples = risk_data.load(_resolve(str(self.config["data"])))
+        nlu_calm: List[str] = []
+        if self.config["nlu_examples_as_calm"]:
+            known = {" ".join(e.text.lower().split()) for e in examples}
+            for message in training_data.intent_examples:
+                text = message.get(TEXT)
+                if isinstance(text, str) and message.get(INTENT) not in NOT_CALM_INTENTS:
+                    if " ".join(text.lower().split()) not in known:
+                        nlu_calm.append(text)
+        texts, vectors, labels, crisis_chunks = training_set(examples, encoder, nlu_calm)
+        scorer = fit(texts, vectors, labels, self.config)
+        if crisis_chunks:
+            # Second pass: each long crisis post also trains as its riskiest chunk.
+            for index, pieces, chunk_vectors in crisis_chunks:
+                worst = int(np.argmax(scorer.risk(pieces, chunk_vectors)))
+                texts.append(pieces[worst])
+                vectors = np.vstack([vectors, chunk_vectors[worst : worst + 1]])
+                labels.append(examples[index].label)
+            scorer = fit(texts, vectors, labels, self.config)
+        self.scorer = scorer
+        logger.info(
+            "Crisis risk model trained on %d examples (%d crisis, %d calm incl. %d NLU examples and chunks).",
+            len(labels),
+            sum(label != risk_data.CALM for label in labels),
+            sum(label == risk_data.CALM for label in labels),
+            len(nlu_calm),
+        )
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        if self.scorer is None:
+            return
+        with self._storage.write_to(self._resource) as directory:
+            np.savez_compressed(directory / WEIGHTS_FILE, **self.scorer.arrays())
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "CrisisRiskModel":
+        with model_storage.read_from(resource) as directory:
+            with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as stored:
+                scorer = RiskScorer.from_arrays(stored)
+        component = cls(config, model_storage, resource, scorer)
+        component._encoder()  # load and verify the encoder at start-up, not on the first visitor's message
+        return component
+
+    def score(self, text: str) -> Optional[Dict[str, Any]]:
+        if self.scorer is None or not isinstance(text, str) or not text.strip():
+            return None
+        encoder = self._encoder()
+        pieces = encoder.chunks(text)
+        return self.scorer.judge(pieces, encoder.encode(pieces))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(CRISIS_TEXT_KEY) or message.get(TEXT)
+            found = self.score(text if isinstance(text, str) else "")
+            if found is not None:
+                message.set(RISK_KEY, found, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
