@@ -17,7 +17,7 @@ export HAVEN_ACTION_URL ?= http://127.0.0.1:$(or $(ACTION_PORT),5055)/webhook
 export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
-                $(wildcard nlu_components/*.py safety/*.yml)
+                $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
 .PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile
 

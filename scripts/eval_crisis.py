@@ -4,7 +4,7 @@ Prints recall over the crisis messages (a hit needs the right category; the subj
 too), the false-alarm rate over the non-crisis messages, and every miss and false alarm.
 Exit status 1 when recall < 100% or false alarms > 3%, so CI can use it as a gate.
 
-    python scripts/eval_crisis.py [--eval FILE] [--patterns FILE] [--spacy-model DIR] [--model TAR]
+    python scripts/eval_crisis.py [--eval FILE] [--patterns DIR] [--spacy-model DIR] [--model TAR]
 
 --model runs the whole trained NLU pipeline (classifier, fallback, detector) instead of the
 detector alone, and shows which rule raised each false alarm ("classifier" = the trained intent).
@@ -104,7 +104,7 @@ def report(result: Dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", default=str(ROOT / "tests/safety/crisis_eval.yml"))
-    parser.add_argument("--patterns", default=str(ROOT / "safety/crisis_patterns.yml"))
+    parser.add_argument("--patterns", default=str(ROOT / "safety/crisis_patterns"))
     parser.add_argument(
         "--spacy-model",
         default=None,
@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="a trained model, e.g. models/haven.tar.gz")
     args = parser.parse_args()
 
-    from nlu_components.crisis_detector import CrisisDetector
+    from nlu_components.crisis import CrisisDetector
 
     detector = ModelDetector(args.model) if args.model else CrisisDetector({"patterns": args.patterns})
     data = load_eval(Path(args.eval))

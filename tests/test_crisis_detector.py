@@ -1,4 +1,4 @@
-"""Tests for nlu_components.crisis_detector.CrisisDetector, built the way Rasa tests components.
+"""Tests for nlu_components.crisis.CrisisDetector, built the way Rasa tests components.
 
 The component is created through its `create(config, model_storage, resource,
 execution_context)` and fed `Message` objects, both alone (its own tokenizer) and after a real
@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,10 +41,10 @@ from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP  # noqa: E402
 from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 
-from nlu_components.crisis_detector import CrisisDetector  # noqa: E402
+from nlu_components.crisis import CrisisDetector, patterns  # noqa: E402
 
 SPACY_MODEL = ROOT / "build" / "spacy-en"
-PATTERNS = ROOT / "safety" / "crisis_patterns.yml"
+PATTERNS = ROOT / "safety" / "crisis_patterns"
 EVAL = rasa.shared.utils.io.read_yaml_file(ROOT / "tests" / "safety" / "crisis_eval.yml")
 CRISIS = EVAL["crisis"]
 NON_CRISIS = EVAL["not_crisis"]
@@ -140,7 +141,7 @@ def short(text: str) -> str:
 
 # --------------------------------------------------------------------------- registration
 def test_registered_as_non_trainable_intent_classifier():
-    registered = DefaultV1Recipe._from_registry("nlu_components.crisis_detector.CrisisDetector")
+    registered = DefaultV1Recipe._from_registry("nlu_components.crisis.CrisisDetector")
     assert DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER in registered.types
     assert registered.is_trainable is False
 
@@ -496,7 +497,7 @@ def test_spacy_doc_is_reused(detector, run_pipeline, monkeypatch):
     def no_tokenising(text):
         raise AssertionError("tokenised again although SpacyNLP gave a doc")
 
-    monkeypatch.setattr(detector, "_tokenise", no_tokenising)
+    monkeypatch.setattr(detector.judge, "_tokenise", no_tokenising)
     msg = run_pipeline([message("I've been stockpiling my meds")])[0]
     assert verdict(msg)["rule"] == "suicide.plan_or_means"  # LEMMA stockpile <- stockpiling
 
@@ -508,19 +509,86 @@ def test_patterns_are_compiled_once(create_detector, monkeypatch):
         raise AssertionError("patterns re-read while processing")
 
     monkeypatch.setattr(rasa.shared.utils.io, "read_yaml_file", no_reading)
-    monkeypatch.setattr(fresh, "_compile", no_reading)
+    monkeypatch.setattr(patterns, "read_folder", no_reading)
+    monkeypatch.setattr(patterns.Patterns, "_compile", no_reading)
     assert verdict(fresh.process([message("I want to kill myself")])[0])["category"] == "suicide"
 
 
 def test_missing_or_broken_patterns_fail_loudly(create_detector, tmp_path):
     with pytest.raises((OSError, ValueError)):  # FileNotFoundError or Rasa's FileNotFoundException
-        create_detector({"patterns": str(tmp_path / "missing.yml")})
-    spec = rasa.shared.utils.io.read_yaml_file(PATTERNS)
+        create_detector({"patterns": str(tmp_path / "missing")})
+    with pytest.raises(FileNotFoundError):  # one file of the folder is not the folder
+        create_detector({"patterns": str(PATTERNS / "suicide.yml")})
+    broken = tmp_path / "patterns"
+    shutil.copytree(PATTERNS, broken)
+    spec = rasa.shared.utils.io.read_yaml_file(broken / "suicide.yml")
     spec["categories"]["suicide"]["patterns"][0]["tokens"] = [[{"LOWER": {"IN": "not-a-list"}}]]
-    broken = tmp_path / "broken.yml"
-    rasa.shared.utils.io.write_yaml(spec, broken)
+    rasa.shared.utils.io.write_yaml(spec, broken / "suicide.yml")
     with pytest.raises(ValueError):
         create_detector({"patterns": str(broken)})
+
+
+def _add_pattern(folder: Path, file_name: str, pattern: Dict[str, Any]) -> None:
+    """Appends a pattern to the one category of a file that has no YAML anchors to lose."""
+    spec = rasa.shared.utils.io.read_yaml_file(folder / file_name)
+    (body,) = spec["categories"].values()
+    body["patterns"].append(pattern)
+    rasa.shared.utils.io.write_yaml(spec, folder / file_name)
+
+
+def _replace_text(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            lambda f: _add_pattern(f, "self_harm.yml", {"id": "suicide.explicit", "phrases": ["x"]}),
+            "pattern id 'suicide.explicit' in both self_harm.yml and suicide.yml",
+        ),
+        (
+            lambda f: _add_pattern(f, "self_harm.yml", {"id": "self_harm.explicit", "phrases": ["x"]}),
+            "pattern id 'self_harm.explicit' twice in self_harm.yml",
+        ),
+        (
+            lambda f: (f / "more.yml").write_text("exceptions: [{id: idiom.die, tokens: [[{LOWER: x}]]}]\n"),
+            "exception id 'idiom.die' in both more.yml and shared.yml",
+        ),
+        (
+            lambda f: (f / "more.yml").write_text("categories:\n  suicide: {patterns: []}\n"),
+            "category 'suicide' in both more.yml and suicide.yml",
+        ),
+        (lambda f: (f / "more.yml").write_text("negation: {}\n"), "'negation' in both more.yml and shared"),
+        (lambda f: (f / "more.yml").write_text("categorys: {}\n"), "unknown top-level key 'categorys'"),
+        (lambda f: (f / "more.yml").write_text('version: "2"\n'), "version '2'"),
+        (
+            lambda f: _replace_text(f / "danger.yml", "[sister, mom", "[mom"),
+            "set 'close_people' differs between danger.yml and suicide.yml",
+        ),
+    ],
+)
+def test_pattern_folder_is_one_consistent_spec(create_detector, tmp_path, change, error):
+    """Every *.yml of the folder is merged; nothing may be defined twice or differently."""
+    folder = tmp_path / "patterns"
+    shutil.copytree(PATTERNS, folder)
+    create_detector({"patterns": str(folder)})  # the copy itself loads
+    change(folder)
+    with pytest.raises(ValueError, match=re.escape(error)):
+        create_detector({"patterns": str(folder)})
+
+
+def test_pattern_folder_merges_like_the_single_file_did():
+    """Categories are compiled in the order of the old single file (suicide, self_harm, danger):
+    matchers are shared between categories, and their order can decide which of two rules of one
+    category is reported. Exceptions, subjects, negation and context come from shared.yml."""
+    spec = patterns.read_folder(PATTERNS)
+    assert list(spec["categories"]) == ["suicide", "self_harm", "danger"]
+    assert sorted(p.name for p in PATTERNS.glob("*.yml")) == [
+        "danger.yml", "self_harm.yml", "shared.yml", "suicide.yml"
+    ]  # fmt: skip
+    shared = rasa.shared.utils.io.read_yaml_file(PATTERNS / "shared.yml")
+    assert {"subjects", "negation", "context", "exceptions"} <= set(shared) and "categories" not in shared
 
 
 # --------------------------------------------------------------------------- through Rasa's graph
@@ -555,7 +623,7 @@ def test_component_loads_from_config_through_rasa_graph(tmp_path):
               - name: SpacyTokenizer
               - name: CountVectorsFeaturizer
               - name: KeywordIntentClassifier
-              - name: nlu_components.crisis_detector.CrisisDetector
+              - name: nlu_components.crisis.CrisisDetector
                 patterns: {PATTERNS}
             policies: []
             """

@@ -23,7 +23,7 @@ from sanic import Sanic
 from haven import channels
 from haven.settings import ROOT
 from haven.text import break_long_runs, clean_text, shorten, single_line
-from nlu_components.crisis_detector import CrisisDetector
+from nlu_components.crisis import CrisisDetector
 from nlu_components.input_guard import CRISIS_TEXT_KEY, GUARD_KEY, InputGuard, InputGuardVerdict, is_contact
 
 FILLER = "He lied to me for years and I still miss him, I don't understand why I feel this way. "

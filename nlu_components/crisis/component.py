@@ -1,0 +1,222 @@
+"""Crisis-language detector for Haven: the Rasa NLU graph component.
+
+It runs after the intent classifiers on every message. A missed crisis is the worst failure the
+product can have, so the check is deterministic, reviewed data (safety/crisis_patterns/, read
+once at load) rather than a statistical guess alone, and it cannot be outvoted by the classifier:
+when a crisis pattern matches, or the classifier's own top intent is already `crisis`, the
+message intent becomes `crisis` with confidence 1.0.
+
+Output on a crisis (nothing changes otherwise):
+  intent          {"name": "crisis", "confidence": 1.0}, first in intent_ranking
+  entities        crisis_category = suicide | self_harm | danger, crisis_subject = self | other
+  message "crisis" {"category", "subject", "rule"}, rule = the pattern id, or "classifier"
+
+Which pattern wins when several match, and how each match is judged: judgement.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from spacy.tokens import Doc
+
+from haven import safety
+from nlu_components.crisis.judgement import CrisisJudge
+from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
+
+logger = logging.getLogger(__name__)
+
+CRISIS_INTENT = "crisis"
+FALLBACK_INTENT = "nlu_fallback"
+# Intents set over the classifier's by other components; the classifier's own guess comes after them.
+NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT, CONTACT_INTENT)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _as_float(value: Any) -> float:
+    """A confidence clamped to [0, 1]; NaN when it is not a number at all."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return number if number != number else min(1.0, max(0.0, number))
+
+
+def _resolve(path: str) -> Path:
+    """Finds the pattern folder relative to the working directory or the project root."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return PROJECT_ROOT / candidate
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CrisisDetector(GraphComponent):
+    """Overrides the intent with `crisis` when crisis language is found (see module docstring)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """`patterns`: the reviewed YAML folder, relative to the working dir or project root."""
+        return {
+            "patterns": "safety/crisis_patterns",
+            # The classifier's own `crisis` intent counts only at or above this confidence: below
+            # it, ordinary hurt ("he hurt my feelings again") raised too many false alarms.
+            "classifier_threshold": 0.0,
+        }
+
+    @staticmethod
+    def required_packages() -> List[str]:
+        """Lists required dependencies."""
+        return ["spacy"]
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CrisisDetector:
+        """Creates the component; patterns are compiled here, once, not per message."""
+        from haven import settings as settings_module
+
+        return cls({"default_region": settings_module.load().region, **cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        """Loads and compiles the patterns. Fails loudly: a detector without data is unsafe."""
+        self.component_config = config
+        self._path = _resolve(config["patterns"])
+        self.judge = CrisisJudge.load(self._path)
+
+    def detect(
+        self, text: str, doc: Doc | None = None, classifier_crisis: bool = False
+    ) -> Tuple[str, str, str, int, int] | None:
+        """(category, subject, rule id, start, end) for a crisis, else None: CrisisJudge.detect."""
+        return self.judge.detect(text, doc, classifier_crisis)
+
+    # ---------------------------------------------------------------- Rasa entry point
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Checks every message; never raises (an error is logged and the message kept)."""
+        for message in messages:
+            try:
+                self._process_message(message)
+            except Exception:  # pragma: no cover - defensive: input must never break parsing
+                logger.exception("CrisisDetector failed on a message; left unchanged.")
+        return messages
+
+    def _process_message(self, message: Message) -> None:
+        # A long message's classifiers read only its first part (nlu_components/input_guard.py);
+        # crisis language is looked for in the longer cleaned text InputGuard kept for this.
+        text = message.get(CRISIS_TEXT_KEY) or message.get(TEXT)
+        text = text if isinstance(text, str) else ""
+        confidence = self._classifier_crisis_confidence(message)
+        threshold = float(self.component_config.get("classifier_threshold", 0.0))
+        # `not <` rather than `>=`: an undefined (NaN) confidence errs on the side of safety.
+        classifier_crisis = confidence is not None and not confidence < threshold
+        found = self.detect(text, message.get(SPACY_DOCS[TEXT]), classifier_crisis)
+        if found is None:
+            self._demote_classifier_crisis(message)
+            return
+        category, subject, rule, start, end = found
+
+        ranking = [
+            r
+            for r in message.get(INTENT_RANKING_KEY) or []
+            if isinstance(r, dict) and r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)
+        ]
+        intent = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [dict(intent)] + ranking, add_to_output=True)
+
+        entities = [
+            e
+            for e in message.get(ENTITIES) or []
+            if not (
+                isinstance(e, dict)
+                and e.get("entity") in ("crisis_category", "crisis_subject", "haven_region")
+            )
+        ]
+        region = self.region(message.get("metadata"))
+        for name, value in (
+            ("crisis_category", category),
+            ("crisis_subject", subject),
+            ("haven_region", region),
+        ):
+            entities.append(
+                {
+                    "entity": name,
+                    "value": value,
+                    "start": start,
+                    "end": end,
+                    "confidence_entity": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+            )
+        message.set(ENTITIES, entities, add_to_output=True)
+        message.set(
+            "crisis",
+            {
+                "category": category,
+                "subject": subject,
+                "rule": rule,
+                "region": region,
+                "classifier_confidence": None if confidence is None else round(confidence, 3),
+            },
+            add_to_output=True,
+        )
+
+    @staticmethod
+    def _demote_classifier_crisis(message: Message) -> None:
+        """This component alone decides what is a crisis: a `crisis` intent it did not confirm gives
+        way to the classifier's next-best intent (or nlu_fallback), so no rule fires on it."""
+        intent = message.get(INTENT)
+        if not (isinstance(intent, dict) and intent.get(INTENT_NAME_KEY) == CRISIS_INTENT):
+            return
+        ranking = [
+            r for r in message.get(INTENT_RANKING_KEY) or []
+            if isinstance(r, dict) and r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)
+        ]  # fmt: skip
+        fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT, dict(ranking[0]) if ranking else fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+    @staticmethod
+    def _classifier_crisis_confidence(message: Message) -> float | None:
+        """The classifier's confidence in `crisis` when `crisis` is its top intent, else None.
+
+        When FallbackClassifier has replaced a low-confidence guess with nlu_fallback, the
+        classifier's top intent is the first other entry of the ranking.
+        """
+        for entry in message.get(INTENT_RANKING_KEY) or []:
+            if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY) not in NOT_CLASSIFIER_INTENTS:
+                if entry.get(INTENT_NAME_KEY) == CRISIS_INTENT:
+                    return _as_float(entry.get(PREDICTED_CONFIDENCE_KEY))
+                return None
+        intent = message.get(INTENT)
+        if isinstance(intent, dict) and intent.get(INTENT_NAME_KEY) == CRISIS_INTENT:
+            return _as_float(intent.get(PREDICTED_CONFIDENCE_KEY))
+        return None
+
+    def region(self, metadata: Any) -> str:
+        """The visitor's crisis-resources region from the message metadata (`region`, else the
+        locale's country), else `default_region` (HAVEN_REGION); the regions are safety/hotlines.yml's."""
+        metadata = metadata if isinstance(metadata, dict) else {}
+        return safety.load().visitor_region(
+            metadata.get("region"), metadata.get("locale"), self.component_config.get("default_region")
+        )
