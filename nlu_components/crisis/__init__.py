@@ -4,6 +4,9 @@ text.py       cleaning and tokenising, the same for patterns and messages
 patterns.py   the reviewed data (safety/crisis_patterns/): read, validated, compiled to matchers
 judgement.py  CrisisJudge.detect(): is this message a crisis, which kind, whose (no Rasa in it)
 component.py  CrisisDetector, the Rasa graph component that writes the verdict on each message
+risk_data.py  the risk model's hand-written training data (data/crisis/)
+risk_model.py CrisisRiskModel, the Rasa graph component that scores each message on the sentence
+              encoder's embeddings and n-grams (haven/encoder)
 """
 
 from nlu_components.crisis.component import (
@@ -14,6 +17,7 @@ from nlu_components.crisis.component import (
 )
 from nlu_components.crisis.judgement import CLASSIFIER_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES
+from nlu_components.crisis.risk_model import CrisisRiskModel
 
 __all__ = [
     "CATEGORIES",
@@ -23,4 +27,5 @@ __all__ = [
     "NOT_CLASSIFIER_INTENTS",
     "CrisisDetector",
     "CrisisJudge",
+    "CrisisRiskModel",
 ]

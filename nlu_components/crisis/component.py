@@ -1,15 +1,20 @@
 """Crisis-language detector for Haven: the Rasa NLU graph component.
 
-It runs after the intent classifiers on every message. A missed crisis is the worst failure the
-product can have, so the check is deterministic, reviewed data (safety/crisis_patterns/, read
-once at load) rather than a statistical guess alone, and it cannot be outvoted by the classifier:
-when a crisis pattern matches, or the classifier's own top intent is already `crisis`, the
-message intent becomes `crisis` with confidence 1.0.
+It runs after the intent classifiers and the crisis risk model on every message, and decides in
+two tiers. A missed crisis is the worst failure the product can have, so nothing can outvote it:
+- the full crisis reply (intent `crisis`) when a reviewed pattern matches (safety/crisis_patterns/,
+  read once at load), when the classifier's own top intent is `crisis` with a cue word, or when the
+  risk model's score (risk_model.py) is high;
+- a check-in (intent `crisis_check_in`: Haven asks directly, with the resources) when the risk
+  model's score is in the middle band.
+The model's alarms get the patterns' idiom, negation, past-history and third-person checks too
+(CrisisJudge.judge_model).
 
-Output on a crisis (nothing changes otherwise):
-  intent          {"name": "crisis", "confidence": 1.0}, first in intent_ranking
+Output on a crisis or check-in (nothing changes otherwise):
+  intent          {"name": "crisis" | "crisis_check_in", "confidence": 1.0}, first in intent_ranking
   entities        crisis_category = suicide | self_harm | danger, crisis_subject = self | other
-  message "crisis" {"category", "subject", "rule"}, rule = the pattern id, or "classifier"
+  message "crisis" {"category", "subject", "rule", "tier", "region", "classifier_confidence",
+                   "model_score"}; rule = the pattern id, "classifier" or "model"; tier = crisis | check_in
 
 Which pattern wins when several match, and how each match is judged: judgement.py.
 """
@@ -37,12 +42,15 @@ from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
 from haven import safety
-from nlu_components.crisis.judgement import CrisisJudge
+from nlu_components.crisis.judgement import MODEL_RULE, CrisisJudge
+from nlu_components.crisis.patterns import CATEGORIES
+from nlu_components.crisis.risk_model import RISK_KEY
 from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
 
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
+CHECK_IN_INTENT = "crisis_check_in"
 FALLBACK_INTENT = "nlu_fallback"
 # Intents set over the classifier's by other components; the classifier's own guess comes after them.
 NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT, CONTACT_INTENT)
@@ -78,6 +86,12 @@ class CrisisDetector(GraphComponent):
             # The classifier's own `crisis` intent counts only at or above this confidence: below
             # it, ordinary hurt ("he hurt my feelings again") raised too many false alarms.
             "classifier_threshold": 0.0,
+            # The risk model's score (nlu_components/crisis/risk_model.py, message["crisis_risk"]):
+            # at or above `risk_crisis_threshold` the full crisis reply, at or above
+            # `risk_check_in_threshold` a check-in question; both after the patterns' checks
+            # (CrisisJudge.judge_model). 1.0 / 1.0 turns the model tier off.
+            "risk_crisis_threshold": 1.0,
+            "risk_check_in_threshold": 1.0,
         }
 
     @staticmethod
@@ -129,18 +143,35 @@ class CrisisDetector(GraphComponent):
         threshold = float(self.component_config.get("classifier_threshold", 0.0))
         # `not <` rather than `>=`: an undefined (NaN) confidence errs on the side of safety.
         classifier_crisis = confidence is not None and not confidence < threshold
-        found = self.detect(text, message.get(SPACY_DOCS[TEXT]), classifier_crisis)
+        doc = message.get(SPACY_DOCS[TEXT])
+        risk = message.get(RISK_KEY) if isinstance(message.get(RISK_KEY), dict) else {}
+        score = _as_float(risk.get("score")) if risk else None
+        found = self.detect(text, doc, classifier_crisis)
+        tier = "crisis"
+        if found is None and score is not None and risk.get("category") in CATEGORIES:
+            verdict = self.judge.judge_model(
+                text,
+                score,
+                risk["category"],
+                float(self.component_config.get("risk_crisis_threshold", 1.0)),
+                float(self.component_config.get("risk_check_in_threshold", 1.0)),
+                doc,
+            )
+            if verdict is not None:
+                tier = verdict.tier
+                found = (verdict.category, verdict.subject, MODEL_RULE, 0, len(text))
         if found is None:
             self._demote_classifier_crisis(message)
             return
         category, subject, rule, start, end = found
+        intent_name = CRISIS_INTENT if tier == "crisis" else CHECK_IN_INTENT
 
         ranking = [
             r
             for r in message.get(INTENT_RANKING_KEY) or []
             if isinstance(r, dict) and r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)
         ]
-        intent = {INTENT_NAME_KEY: CRISIS_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        intent = {INTENT_NAME_KEY: intent_name, PREDICTED_CONFIDENCE_KEY: 1.0}
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [dict(intent)] + ranking, add_to_output=True)
 
@@ -175,8 +206,10 @@ class CrisisDetector(GraphComponent):
                 "category": category,
                 "subject": subject,
                 "rule": rule,
+                "tier": tier,
                 "region": region,
                 "classifier_confidence": None if confidence is None else round(confidence, 3),
+                "model_score": None if score is None else round(score, 3),
             },
             add_to_output=True,
         )

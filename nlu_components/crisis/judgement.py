@@ -25,6 +25,18 @@ from nlu_components.crisis.patterns import CATEGORIES, Patterns, Rule
 from nlu_components.crisis.text import blank_english, normalise, tokenise
 
 CLASSIFIER_RULE = "classifier"  # the rule reported when only the classifier's `crisis` intent counted
+MODEL_RULE = "model"  # the rule reported when the risk model's score decided
+TIERS = ("crisis", "check_in")  # the full crisis reply, or a direct question (a check-in)
+
+
+@dataclass(frozen=True)
+class ModelVerdict:
+    """What the risk model's score comes to once the patterns' checks have been applied to it."""
+
+    tier: str  # crisis | check_in
+    category: str
+    subject: str
+    demoted_by: Tuple[str, ...]  # which checks lowered the tier: past, negated, idiom
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,58 @@ class CrisisJudge:
             category, subject = self._weak_guess(doc, hits)
             return category, subject, CLASSIFIER_RULE, 0, len(text)
         return None
+
+    def judge_model(
+        self,
+        text: str,
+        score: float,
+        category: str,
+        crisis_threshold: float,
+        check_in_threshold: float,
+        doc: Doc | None = None,
+    ) -> ModelVerdict | None:
+        """The risk model's alarm, judged like a pattern's (call it when `detect` found nothing).
+
+        A score at or above `crisis_threshold` asks for the full reply, one at or above
+        `check_in_threshold` for a check-in. The checks the patterns get then apply to the alarm
+        too, each lowering it by one tier (crisis → check-in → nothing), because the encoder knows
+        the topic of a message better than its stance: a message told as resolved history ("years
+        ago… I'm fine now") or as someone else's past, a message whose only crisis words are negated
+        ("I'm not suicidal, just tired"), and one whose only crisis words sit inside an idiom ("this
+        commute is killing me"). The subject (the visitor or someone else) is read from the cue words
+        as for the classifier's alarms.
+        """
+        if not (score == score) or score < check_in_threshold:  # NaN or low: no alarm
+            return None
+        normalised, _origin = normalise(text)
+        if not (isinstance(doc, Doc) and doc.text == normalised and doc.has_annotation("LEMMA")):
+            doc = self._tokenise(normalised)
+        hits = self._hits(doc)
+        live = [h for h in hits if not h.negated]
+        demoted: List[str] = []
+        if self._historical(doc, hits)[1]:
+            demoted.append("past")
+        if hits and not live:
+            demoted.append("negated")
+        if self._exception_tokens(doc) and not live and not self._has_weak_cue(doc):
+            demoted.append("idiom")
+        level = (2 if score >= crisis_threshold else 1) - len(demoted)
+        if level <= 0:
+            return None
+        subject = self._subject_for(doc, hits, category)
+        return ModelVerdict(TIERS[0] if level == 2 else TIERS[1], category, subject, tuple(demoted))
+
+    def _subject_for(self, doc: Doc, hits: List[_Hit], category: str) -> str:
+        """Who is at risk, from the pattern matches or cue words of `category` (self when none)."""
+        for hit in hits:
+            if hit.rule.category == category:
+                return hit.subject
+        excepted = self._exception_tokens(doc)
+        for key, start, end in self._p.weak_phrases(doc):
+            if self._p.weak[key] == category and not any(i in excepted for i in range(start, end)):
+                other = category != "danger" and self._subject_before(doc, start) == "other"
+                return "other" if other else "self"
+        return "self"
 
     def _tokenise(self, text: str) -> Doc:
         return tokenise(self._nlp, text)
@@ -207,7 +271,9 @@ class CrisisJudge:
     def _negated(self, doc: Doc, start: int) -> bool:
         """True if a negation stands a few bridge words before the match ("I'm not going to").
 
-        "can't"/"couldn't" do not count ("I can't kill myself because of my kids" is ideation).
+        "can't"/"couldn't" do not count ("I can't kill myself because of my kids" is ideation), and
+        neither does a negation after an effort ("trying not to", "trying so hard not to"): that is
+        the urge being resisted, not denied.
         """
         p = self._p
         j = start - 1
@@ -216,6 +282,8 @@ class CrisisJudge:
                 return False
             token = doc[j]
             if token.norm_ in p.negation_cues or token.lower_ in p.negation_cues:
+                if j > 0 and doc[j - 1].lower_ in p.striving:
+                    return False
                 return not (j > 0 and doc[j - 1].lower_ in p.ability)
             if token.lower_ in p.no_nouns and j > 0 and doc[j - 1].lower_ == "no":
                 return True

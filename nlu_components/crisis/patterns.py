@@ -240,6 +240,7 @@ class Patterns:
         self.negation_cues = self._words(negation["cues"])
         self.no_nouns = self._words(negation["no_nouns"])
         self.ability = self._words(negation["ability"])
+        self.striving = self._words(negation.get("striving") or [])
         self.bridge = self._words(negation["bridge"])
         self.max_bridge = int(negation["max_bridge"])
 
