@@ -29,7 +29,7 @@ def record_event(tracker: Tracker, tier: str = "crisis") -> None:
     `classifier`); a "yes" to a check-in has no detection of its own and is recorded as `check_in:yes`.
     """
     crisis: Dict[str, Any] = tracker.latest_message.get("crisis") or {}
-    rule = crisis.get("rule")
+    rule = fired(crisis)
     if not rule and tier == "crisis" and _answers_check_in(tracker):
         rule = CHECK_IN_YES
     store_text = settings_module.load().store_crisis_text
@@ -45,6 +45,20 @@ def record_event(tracker: Tracker, tier: str = "crisis") -> None:
         )
     except Exception as error:  # noqa: BLE001 - any failure here must not stop the safety reply
         logger.error("safety event not recorded: %s", type(error).__name__)
+
+
+def fired(crisis: Dict[str, Any]) -> str | None:
+    """What the detector's verdict rests on, for the staff inbox: `rule:<pattern id>`,
+    `model:<score>` (the risk model), or `classifier` (the intent classifier with a cue word)."""
+    rule = crisis.get("rule")
+    if not rule:
+        return None
+    if rule == "model":
+        score = crisis.get("model_score")
+        return f"model:{float(score):.2f}" if isinstance(score, (int, float)) else "model"
+    if rule == "classifier":
+        return "classifier"
+    return f"rule:{rule}"
 
 
 def _answers_check_in(tracker: Tracker) -> bool:

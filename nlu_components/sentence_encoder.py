@@ -87,8 +87,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """The pinned model (revision and file hashes) joins Rasa's cache key: features computed with
         other weights are never reused. Constants, not a re-hash: load time refuses other files."""
-        files = ",".join(f"{p.name}={p.sha256}" for p in pins.PINNED_FILES)
-        return f"{pins.MODEL_NAME}@{pins.REVISION};{files};dim={DIM}"
+        return f"{pins.fingerprint()};dim={DIM}"
 
     def _text(self, message: Message) -> Optional[str]:
         text = message.get(TEXT)

@@ -174,7 +174,7 @@ async def test_safety_followup_records_the_event_without_text_and_sets_the_help_
     assert (event.category, event.subject, event.rule, event.message_text) == (
         "danger",
         "self",
-        "danger.threat_to_kill",
+        "rule:danger.threat_to_kill",
         None,
     )
     assert SlotSet("crisis_active", True) in events
@@ -223,7 +223,7 @@ def _after_check_in(answer: str) -> list:
 
 
 async def test_a_check_in_is_recorded_with_its_tier_and_what_fired(dispatcher, tracker, domain) -> None:
-    crisis = {"crisis": {"category": "self_harm", "subject": "self", "rule": "model:0.63", "tier": "check_in"}}
+    crisis = {"crisis": {"category": "self_harm", "subject": "self", "rule": "model", "model_score": 0.634, "tier": "check_in"}}
     t = tracker(intent="crisis_check_in", text="private words", extra=crisis)
     events = await ActionSafetyCheckIn().run(dispatcher, t, domain)
     [event] = repository.list_safety_events()

@@ -114,3 +114,10 @@ def verify(directory: Path) -> Dict[str, str]:
             raise EncoderIntegrityError(path, pinned.sha256, digest, detail)
         found[pinned.name] = digest
     return found
+
+
+def fingerprint() -> str:
+    """The pinned model in one string, for cache keys of anything computed from its embeddings
+    (Rasa's fingerprints of the featurizer and the crisis risk model)."""
+    files = ",".join(f"{p.name}={p.sha256}" for p in PINNED_FILES)
+    return f"{MODEL_NAME}@{REVISION};{files}"

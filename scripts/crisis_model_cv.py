@@ -1,0 +1,125 @@
+"""Chooses the crisis risk model's thresholds by cross-validation across writers (`make crisis-cv`).
+
+Each writer's file in data/crisis/ is held out in turn: the model is trained exactly as `rasa train`
+trains it (nlu_components/crisis/risk_model.py: the other writers' examples, every non-crisis NLU
+example as calm, chunks, the riskiest-chunk second pass) and scores the held-out writer's messages
+as the server would (chunks, riskiest counts). Each message then gets the decision the crisis
+detector would make: a pattern match is the full reply; otherwise the model's score, after the
+patterns' past/negation/idiom checks (CrisisJudge.judge_model). The grid prints recall (full reply
+or check-in) on crisis messages and the rates of full replies and check-ins on calm ones.
+
+Holding out whole writers is the honest split: a writer's phrasings repeat within their file, so a
+random split would flatter the model. No evaluation set is read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from haven.encoder import Encoder  # noqa: E402
+from nlu_components.crisis import CrisisJudge, risk_data  # noqa: E402
+from nlu_components.crisis import risk_model  # noqa: E402
+
+
+def nlu_calm() -> list:
+    texts = []
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if block.get("intent") and block["intent"] not in risk_model.NOT_CALM_INTENTS:
+                for line in (block.get("examples") or "").splitlines():
+                    if line.strip().startswith("- "):
+                        texts.append(line.strip()[2:].strip())
+    return texts
+
+
+def train(examples, encoder, calm, config):
+    texts, vectors, labels, crisis_chunks = risk_model.training_set(examples, encoder, calm)
+    scorer = risk_model.fit(texts, vectors, labels, config)
+    for index, pieces, chunk_vectors in crisis_chunks:
+        worst = int(np.argmax(scorer.risk(pieces, chunk_vectors)))
+        texts.append(pieces[worst])
+        vectors = np.vstack([vectors, chunk_vectors[worst : worst + 1]])
+        labels.append(examples[index].label)
+    return risk_model.fit(texts, vectors, labels, config)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--C", type=float, default=30.0)
+    parser.add_argument("--embedding-weight", type=float, default=1.0)
+    parser.add_argument("--rows", type=Path, help="save the scored rows here, or read them if it exists")
+    args = parser.parse_args()
+    if args.rows and args.rows.exists():
+        return report(json.loads(args.rows.read_text()))
+    config = {"C": args.C, "class_weight": "balanced", "embedding_weight": args.embedding_weight}
+    encoder = Encoder(cache_size=100_000)
+    judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
+    examples = risk_data.load(ROOT / "data" / "crisis")
+    calm = nlu_calm()
+    by_writer = defaultdict(list)
+    for example in examples:
+        by_writer[example.source].append(example)
+    rows = []  # (label, pattern tier, score, model category, demotions)
+    for writer, held_out in sorted(by_writer.items()):
+        training = [e for e in examples if e.source != writer]
+        scorer = train(training, encoder, calm, config)
+        for example in held_out:
+            pieces = encoder.chunks(example.text)
+            found = scorer.judge(pieces, encoder.encode(pieces))
+            pattern = judge.detect(example.text) is not None
+            verdict = judge.judge_model(example.text, 1.0, found["category"], 0.5, 0.0)
+            demotions = 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
+            rows.append((example.label, pattern, found["score"], demotions))
+        print(f"held out {writer}: {len(held_out)} messages", flush=True)
+    if args.rows:
+        args.rows.write_text(json.dumps(rows))
+    return report(rows)
+
+
+def report(rows) -> int:
+    crisis = [r for r in rows if r[0] != risk_data.CALM]
+    calm_rows = [r for r in rows if r[0] == risk_data.CALM]
+
+    def tier(row, high, middle, floor=0.0):
+        if row[1]:
+            return 2 if row[2] >= floor else 1
+        level = (2 if row[2] >= high else 1 if row[2] >= middle else 0) - row[3]
+        return max(0, level) if row[2] >= middle else 0
+
+    patterns_only = sum(r[1] for r in crisis) / len(crisis)
+    print(f"\npatterns alone: recall {patterns_only:.3f}, calm full replies "
+          f"{sum(r[1] for r in calm_rows) / len(calm_rows):.3f} ({len(crisis)} crisis, {len(calm_rows)} calm)")
+    print(f"{'high':>6}{'middle':>8}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}")
+    for high in (0.8, 0.85, 0.9, 0.93, 0.95, 0.97):
+        for middle in (0.3, 0.4, 0.5, 0.6, 0.7):
+            if middle >= high:
+                continue
+            c = [tier(r, high, middle) for r in crisis]
+            n = [tier(r, high, middle) for r in calm_rows]
+            print(
+                f"{high:>6.2f}{middle:>8.2f}{np.mean([t > 0 for t in c]):>8.3f}{np.mean([t == 2 for t in c]):>7.3f}"
+                f"{np.mean([t == 2 for t in n]):>11.3f}{np.mean([t == 1 for t in n]):>15.3f}"
+            )
+    print("\npattern hits whose model score is below a floor become check-ins (high 0.9, middle 0.5):")
+    for floor in (0.0, 0.05, 0.1, 0.2, 0.3):
+        c = [tier(r, 0.9, 0.5, floor) for r in crisis]
+        n = [tier(r, 0.9, 0.5, floor) for r in calm_rows]
+        print(
+            f"  floor {floor:.2f}: recall {np.mean([t > 0 for t in c]):.3f}, full {np.mean([t == 2 for t in c]):.3f}, "
+            f"calm full {np.mean([t == 2 for t in n]):.3f}, calm check-in {np.mean([t == 1 for t in n]):.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
