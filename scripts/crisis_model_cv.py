@@ -60,7 +60,14 @@ def main() -> int:
     parser.add_argument("--rows", type=Path, help="save the scored rows here, or read them if it exists")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
-        return report(json.loads(args.rows.read_text()))
+        # scores as saved; pattern decisions and the checks again, with today's pattern files
+        judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
+        rows = []
+        for label, _pattern, score, _demotions, text, category in json.loads(args.rows.read_text()):
+            verdict = judge.judge_model(text, 1.0, category, 0.5, 0.0)
+            demotions = 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
+            rows.append((label, judge.detect(text) is not None, score, demotions, text, category))
+        return report(rows)
     config = {"C": args.C, "class_weight": "balanced", "embedding_weight": args.embedding_weight}
     encoder = Encoder(cache_size=100_000)
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
@@ -79,7 +86,7 @@ def main() -> int:
             pattern = judge.detect(example.text) is not None
             verdict = judge.judge_model(example.text, 1.0, found["category"], 0.5, 0.0)
             demotions = 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
-            rows.append((example.label, pattern, found["score"], demotions))
+            rows.append((example.label, pattern, found["score"], demotions, example.text, found["category"]))
         print(f"held out {writer}: {len(held_out)} messages", flush=True)
     if args.rows:
         args.rows.write_text(json.dumps(rows))

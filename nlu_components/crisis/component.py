@@ -42,7 +42,7 @@ from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
 from haven import safety
-from nlu_components.crisis.judgement import MODEL_RULE, CrisisJudge
+from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES
 from nlu_components.crisis.risk_model import RISK_KEY
 from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
@@ -92,6 +92,10 @@ class CrisisDetector(GraphComponent):
             # (CrisisJudge.judge_model). 1.0 / 1.0 turns the model tier off.
             "risk_crisis_threshold": 1.0,
             "risk_check_in_threshold": 1.0,
+            # A pattern match whose message the risk model scores below this floor (it reads as
+            # plainly calm: a film about suicide, an old scar) is asked about with a check-in
+            # rather than answered with the full reply; 0.0 turns this off.
+            "risk_pattern_floor": 0.0,
         }
 
     @staticmethod
@@ -148,6 +152,9 @@ class CrisisDetector(GraphComponent):
         score = _as_float(risk.get("score")) if risk else None
         found = self.detect(text, doc, classifier_crisis)
         tier = "crisis"
+        floor = float(self.component_config.get("risk_pattern_floor", 0.0))
+        if found is not None and found[2] != CLASSIFIER_RULE and score is not None and score < floor:
+            tier = "check_in"
         if found is None and score is not None and risk.get("category") in CATEGORIES:
             verdict = self.judge.judge_model(
                 text,

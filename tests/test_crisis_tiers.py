@@ -1,0 +1,168 @@
+"""The two tiers: how the crisis detector turns the risk model's score into the full reply or a
+check-in, and the patterns' checks applied to the model's alarms (CrisisJudge.judge_model).
+
+The score is set by hand here, so these tests pin the decision logic; the trained model's behaviour
+on real phrasings is in tests/test_crisis_model.py."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Dict
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+
+from haven.settings import ROOT
+from nlu_components.crisis import CrisisDetector, CrisisJudge
+from nlu_components.crisis.risk_model import RISK_KEY
+
+HIGH, MIDDLE, FLOOR = 0.9, 0.5, 0.05
+
+
+@pytest.fixture(scope="module")
+def judge() -> CrisisJudge:
+    return CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory) -> CrisisDetector:
+    config: Dict[str, Any] = {
+        **CrisisDetector.get_default_config(),
+        "risk_crisis_threshold": HIGH,
+        "risk_check_in_threshold": MIDDLE,
+        "risk_pattern_floor": FLOOR,
+    }
+    return CrisisDetector.create(
+        config,
+        LocalModelStorage.create(tmp_path_factory.mktemp("storage")),
+        Resource("crisis_detector"),
+        ExecutionContext(GraphSchema({}), uuid.uuid4().hex),
+    )
+
+
+def scored(text: str, score: float, category: str = "suicide") -> Message:
+    msg = Message(data={"text": text})
+    msg.set(RISK_KEY, {"score": score, "category": category, "chunks": 1}, add_to_output=True)
+    return msg
+
+
+def verdict(detector: CrisisDetector, text: str, score: float, category: str = "suicide"):
+    [msg] = detector.process([scored(text, score, category)])
+    return (msg.get("intent") or {}).get("name"), msg.get("crisis") or {}
+
+
+@pytest.mark.parametrize(
+    ("score", "intent", "tier"),
+    [(0.97, "crisis", "crisis"), (0.9, "crisis", "crisis"), (0.7, "crisis_check_in", "check_in"),
+     (0.5, "crisis_check_in", "check_in"), (0.49, None, None), (0.0, None, None)],
+)  # fmt: skip
+def test_the_score_chooses_the_tier_when_no_pattern_matches(detector, score, intent, tier) -> None:
+    name, crisis = verdict(detector, "i gave the dog to my sister and wrote some letters", score)
+    assert name == intent
+    if tier:
+        assert (crisis["tier"], crisis["rule"], crisis["model_score"]) == (tier, "model", round(score, 3))
+        assert crisis["category"] == "suicide"
+
+
+def test_a_check_in_carries_the_entities_its_reply_needs(detector) -> None:
+    [msg] = detector.process([scored("i keep looking at the bottle of tablets", 0.6, "suicide")])
+    entities = {e["entity"]: e["value"] for e in msg.get("entities")}
+    assert entities == {"crisis_category": "suicide", "crisis_subject": "self", "haven_region": "US"}
+
+
+def test_a_pattern_match_is_the_full_reply_whatever_the_model_says(detector) -> None:
+    name, crisis = verdict(detector, "I want to kill myself", 0.2)
+    assert (name, crisis["tier"], crisis["rule"]) == ("crisis", "crisis", "suicide.explicit")
+
+
+def test_a_pattern_match_the_model_reads_as_plainly_calm_is_asked_about(detector) -> None:
+    name, crisis = verdict(detector, "I want to kill myself", 0.01)
+    assert (name, crisis["tier"]) == ("crisis_check_in", "check_in")
+
+
+def test_without_a_score_the_patterns_decide_as_before(detector) -> None:
+    [msg] = detector.process([Message(data={"text": "I want to kill myself"})])
+    assert msg.get("intent")["name"] == "crisis" and msg.get("crisis")["model_score"] is None
+    [msg] = detector.process([Message(data={"text": "what is a trauma bond"})])
+    assert msg.get("intent") is None
+
+
+@pytest.mark.parametrize("score", [float("nan"), "high", None])
+def test_a_broken_score_raises_no_alarm_and_no_error(detector, score) -> None:
+    msg = Message(data={"text": "hello"})
+    msg.set(RISK_KEY, {"score": score, "category": "suicide"})
+    [msg] = detector.process([msg])
+    assert msg.get("intent") is None
+
+
+# --------------------------------------------------------------------------- checks on the model's alarms
+@pytest.mark.parametrize(
+    ("text", "demoted_by"),
+    [
+        # resolved history
+        ("i took an overdose years ago after my divorce. i'm ok now, just wanted to say it gets better", ("past",)),
+        # the only crisis words negated
+        ("i'm not suicidal, just so tired of all of it", ("negated",)),
+        ("I would never kill myself, I just feel empty", ("negated",)),
+        # an idiom
+        ("ive been killing myself at work to make the mortgage since he left", ("idiom",)),
+        ("i could die of embarrassment, he told everyone", ("idiom",)),
+    ],
+)
+def test_the_patterns_checks_lower_a_model_alarm(judge, text, demoted_by) -> None:
+    high = judge.judge_model(text, 0.95, "suicide", HIGH, MIDDLE)
+    assert high is not None and high.tier == "check_in" and high.demoted_by == demoted_by
+    assert judge.judge_model(text, 0.7, "suicide", HIGH, MIDDLE) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'm trying not to kill myself tonight",
+        "trying so hard not to cut again",
+        "i didn't do it tonight but i have everything ready",
+        "haven't done it yet. tonight maybe",
+    ],
+)
+def test_trying_not_to_and_not_tonight_are_not_negations(judge, text) -> None:
+    found = judge.judge_model(text, 0.95, "suicide", HIGH, MIDDLE)
+    assert found is not None and found.tier == "crisis" and "negated" not in found.demoted_by
+
+
+def test_someone_elses_risk_is_their_subject(judge) -> None:
+    found = judge.judge_model("my sister keeps saying she won't be around much longer", 0.95, "suicide", HIGH, MIDDLE)
+    assert found is not None and found.subject == "other"
+
+
+def test_trying_not_to_is_a_pattern_crisis_too(judge) -> None:
+    assert judge.detect("i'm trying not to kill myself tonight")[0] == "suicide"
+    assert judge.detect("im doing my best not to kill myself") is not None
+    assert judge.detect("i'm not going to kill myself") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my cousin killed himself 3 yrs ago and today is hard",
+        "my mom died by suicide when i was 12. i think about her a lot this time of year",
+        "The anniversary of my son's death is next week. He took his own life at 22.",
+        "my best friend's suicide still haunts me",
+    ],
+)
+def test_someone_elses_completed_suicide_is_grief_not_a_pattern_crisis(judge, text) -> None:
+    assert judge.detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my son tried to kill himself last night",
+        "my brother nearly killed himself, he's in hospital",
+        "my husband killed himself last month and i want to join him",
+    ],
+)
+def test_an_attempt_or_wanting_to_follow_is_still_a_crisis(judge, text) -> None:
+    assert judge.detect(text) is not None
