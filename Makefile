@@ -19,7 +19,7 @@ export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile
+.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile bench-encoder
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench: train ## throughput, latency, memory, start-up and training time vs stock
 
 bench-quick: train ## smoke run of `make bench`: short windows, no training, nothing saved
 	@$(PY) scripts/bench.py --quick $(BENCH_ARGS)
+
+bench-encoder: install ## sentence encoder: ms/message by length and batch, chunked long messages, load time, RSS (onnx vs numpy)
+	@$(PY) scripts/bench_encoder.py $(BENCH_ARGS)
 
 profile: train ## where a turn's time goes: NLU components, policies, action calls, actions (in-process timers)
 	@$(PY) scripts/profile_turn.py $(PROFILE_ARGS)

@@ -43,8 +43,7 @@ PINNED_FILES: Tuple[PinnedFile, ...] = (
     PinnedFile("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
 )
 
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILE = "tokenizer.json"
+WEIGHTS_FILE, TOKENIZER_FILE = (pinned.name for pinned in PINNED_FILES)
 
 
 class EncoderIntegrityError(RuntimeError):
