@@ -31,11 +31,12 @@ from nlu_components.crisis import CrisisJudge, risk_data  # noqa: E402
 from nlu_components.crisis import risk_model  # noqa: E402
 
 
-def nlu_calm() -> list:
+def nlu_texts(crisis: bool) -> list:
+    """The Rasa NLU examples of the `crisis` intent (crisis=True) or of every other intent."""
     texts = []
     for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
-            if block.get("intent") and block["intent"] not in risk_model.NOT_CALM_INTENTS:
+            if block.get("intent") and (block["intent"] in risk_model.NOT_CALM_INTENTS) == crisis:
                 for line in (block.get("examples") or "").splitlines():
                     if line.strip().startswith("- "):
                         texts.append(line.strip()[2:].strip())
@@ -43,6 +44,7 @@ def nlu_calm() -> list:
 
 
 def train(examples, encoder, calm, config):
+    examples = examples + risk_model.categorised(nlu_texts(crisis=True), ROOT / "safety" / "crisis_patterns")
     texts, vectors, labels, crisis_chunks = risk_model.training_set(examples, encoder, calm)
     scorer = risk_model.fit(texts, vectors, labels, config)
     for index, pieces, chunk_vectors in crisis_chunks:
@@ -63,7 +65,7 @@ def main() -> int:
         # scores as saved; pattern decisions and the checks again, with today's pattern files
         judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
         rows = []
-        for label, _pattern, score, _demotions, text, category in json.loads(args.rows.read_text()):
+        for label, _pattern, score, _demotions, text, category in json.loads(args.rows.read_text()):  # noqa: B007
             verdict = judge.judge_model(text, 1.0, category, 0.5, 0.0)
             demotions = 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
             rows.append((label, judge.detect(text) is not None, score, demotions, text, category))
@@ -72,14 +74,19 @@ def main() -> int:
     encoder = Encoder(cache_size=100_000)
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
     examples = risk_data.load(ROOT / "data" / "crisis")
-    calm = nlu_calm()
+    calm = nlu_texts(crisis=False)
     by_writer = defaultdict(list)
     for example in examples:
         by_writer[example.source].append(example)
-    rows = []  # (label, pattern tier, score, model category, demotions)
+    rows = []  # (label, pattern matched, score, demotions, text, model category)
+    # The assistant's own NLU examples (ordinary questions) are held out a quarter at a time with
+    # each writer: how often would an ordinary question get a check-in?
+    quarters = {writer: calm[i :: len(by_writer)] for i, writer in enumerate(sorted(by_writer))}
     for writer, held_out in sorted(by_writer.items()):
         training = [e for e in examples if e.source != writer]
-        scorer = train(training, encoder, calm, config)
+        held_calm = set(quarters[writer])
+        scorer = train(training, encoder, [t for t in calm if t not in held_calm], config)
+        held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters[writer]]
         for example in held_out:
             pieces = encoder.chunks(example.text)
             found = scorer.judge(pieces, encoder.encode(pieces))
@@ -94,8 +101,9 @@ def main() -> int:
 
 
 def report(rows) -> int:
-    crisis = [r for r in rows if r[0] != risk_data.CALM]
+    crisis = [r for r in rows if r[0] not in (risk_data.CALM, "topic")]
     calm_rows = [r for r in rows if r[0] == risk_data.CALM]
+    topic_rows = [r for r in rows if r[0] == "topic"]
 
     def tier(row, high, middle, floor=0.0):
         if row[1]:
@@ -106,7 +114,8 @@ def report(rows) -> int:
     patterns_only = sum(r[1] for r in crisis) / len(crisis)
     print(f"\npatterns alone: recall {patterns_only:.3f}, calm full replies "
           f"{sum(r[1] for r in calm_rows) / len(calm_rows):.3f} ({len(crisis)} crisis, {len(calm_rows)} calm)")
-    print(f"{'high':>6}{'middle':>8}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}")
+    print(f"{'high':>6}{'middle':>8}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}"
+          f"{'NLU any':>9}")
     for high in (0.8, 0.85, 0.9, 0.93, 0.95, 0.97):
         for middle in (0.3, 0.4, 0.5, 0.6, 0.7):
             if middle >= high:
@@ -116,6 +125,7 @@ def report(rows) -> int:
             print(
                 f"{high:>6.2f}{middle:>8.2f}{np.mean([t > 0 for t in c]):>8.3f}{np.mean([t == 2 for t in c]):>7.3f}"
                 f"{np.mean([t == 2 for t in n]):>11.3f}{np.mean([t == 1 for t in n]):>15.3f}"
+                f"{np.mean([tier(r, high, middle) > 0 for r in topic_rows]):>9.3f}"
             )
     print("\npattern hits whose model score is below a floor become check-ins (high 0.9, middle 0.5):")
     for floor in (0.0, 0.05, 0.1, 0.2, 0.3):

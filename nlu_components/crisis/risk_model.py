@@ -197,6 +197,31 @@ def training_set(
     return texts + extra_texts, np.vstack(vectors), labels + [risk_data.CALM] * len(extra_texts), crisis_chunks
 
 
+def nlu_examples(training_data: TrainingData, known: Sequence[risk_data.Example]) -> tuple[List[str], List[str]]:
+    """The Rasa NLU examples: (calm ones, crisis ones), those already in data/crisis left out."""
+    seen = {" ".join(e.text.lower().split()) for e in known}
+    calm, crisis = [], []
+    for message in training_data.intent_examples:
+        text = message.get(TEXT)
+        if isinstance(text, str) and text.strip() and " ".join(text.lower().split()) not in seen:
+            seen.add(" ".join(text.lower().split()))
+            (crisis if message.get(INTENT) in NOT_CALM_INTENTS else calm).append(text)
+    return calm, crisis
+
+
+def categorised(texts: Sequence[str], patterns: Path) -> List[risk_data.Example]:
+    """Crisis examples without a category get the reviewed patterns' (suicide when none matches)."""
+    from nlu_components.crisis.judgement import CrisisJudge
+
+    judge = CrisisJudge.load(patterns)
+    out = []
+    for text in texts:
+        found = judge.detect(text)
+        category, subject = (found[0], found[1]) if found else ("suicide", "self")
+        out.append(risk_data.Example(text, category, subject, "data/nlu"))
+    return out
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class CrisisRiskModel(GraphComponent):
     """Scores each message's crisis risk on sentence embeddings (see the module docstring)."""
@@ -214,6 +239,11 @@ class CrisisRiskModel(GraphComponent):
             "embedding_weight": 1.0,
             # Rasa NLU examples of every intent but `crisis` train as calm: the assistant's own traffic
             "nlu_examples_as_calm": True,
+            # ... and those of `crisis` as crisis, categorised by the reviewed patterns (suicide when
+            # none matches): the hand-written data says it the indirect way, these the plain way
+            # ("I'm going to commit suicide"), and a model that never saw the plain way scored it calm
+            "nlu_crisis_examples": True,
+            "patterns": "safety/crisis_patterns",
         }
 
     @classmethod
@@ -227,6 +257,9 @@ class CrisisRiskModel(GraphComponent):
         for path in risk_data.files(folder) if folder.is_dir() else []:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+        patterns = _resolve(str(config.get("patterns", "safety/crisis_patterns")))
+        for path in sorted(patterns.glob("*.yml")) if patterns.is_dir() else []:
+            digest.update(path.read_bytes())  # they categorise the NLU crisis examples
         digest.update(pins.fingerprint().encode())
         return digest.hexdigest()
 
@@ -261,14 +294,11 @@ class CrisisRiskModel(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         encoder = self._encoder()
         examples = risk_data.load(_resolve(str(self.config["data"])))
-        nlu_calm: List[str] = []
-        if self.config["nlu_examples_as_calm"]:
-            known = {" ".join(e.text.lower().split()) for e in examples}
-            for message in training_data.intent_examples:
-                text = message.get(TEXT)
-                if isinstance(text, str) and message.get(INTENT) not in NOT_CALM_INTENTS:
-                    if " ".join(text.lower().split()) not in known:
-                        nlu_calm.append(text)
+        nlu_calm, nlu_crisis = nlu_examples(training_data, examples)
+        if not self.config["nlu_examples_as_calm"]:
+            nlu_calm = []
+        if self.config["nlu_crisis_examples"] and nlu_crisis:
+            examples = examples + categorised(nlu_crisis, _resolve(str(self.config["patterns"])))
         texts, vectors, labels, crisis_chunks = training_set(examples, encoder, nlu_calm)
         scorer = fit(texts, vectors, labels, self.config)
         if crisis_chunks:
