@@ -10,6 +10,11 @@ Two options Rasa's class lacks, both chosen by cross-validation on the training 
 (long messages that tell a story first no longer drown the question in story words), and `C` sets
 the regularisation strength. With neither set, this is Rasa's classifier unchanged.
 
+With `tfidf`, only the sparse sentence features are read: Rasa's `_create_X` would append the dense
+ones too (the sentence encoder's embedding), and sublinear TF-IDF takes the log of every value, which
+breaks on the embedding's negative numbers. The embedding has its own classifier, blended in after
+this one (`nlu_components/embedding_classifier.py`).
+
 It also answers an empty message (no tokens, so no features) with no intent instead of raising
 scikit-learn's "Found array with 0 feature(s)", which used to leave the visitor without any reply.
 """
@@ -80,6 +85,18 @@ class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             component = cls(config, execution_context.node_name, model_storage, resource)
             component.clf = sio.load(files[0], trusted=list(SAFE_EXTRA_TYPES))
             return component
+
+    def _create_X(self, messages: List[Message]):
+        """Rasa's feature matrix; with `tfidf`, the sparse sentence features alone (see above)."""
+        if not self.config["tfidf"]:
+            return super()._create_X(messages)
+        from scipy.sparse import csr_matrix, vstack
+
+        rows = []
+        for message in messages:
+            sparse = message.get_sparse_features(attribute=TEXT)[1]
+            rows.append(csr_matrix(sparse.features if sparse else []))
+        return vstack(rows)
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Rasa's prediction for messages with text; no intent (confidence 0) for empty ones."""
