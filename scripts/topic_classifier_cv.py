@@ -8,7 +8,8 @@ the TF-IDF weights are fitted per fold inside the classifier. Then, on the same 
 
   sparse      today's classifier: sublinear TF-IDF on the sparse features, logistic regression (C)
   dense       logistic regression on the 384-dim sentence embedding alone (C)
-  blend       (a) w * dense + (1 - w) * sparse probabilities (nlu_components/embedding_classifier.py)
+  blend       (a) w * dense + (1 - w) * sparse probabilities (a separate component, measured in commit
+              9ceb2cb and not kept: docs/nlu-pipeline.md)
   stacked     (b) TF-IDF on the sparse columns, the embedding times `scale` passed through, one
               logistic regression (C)
 
@@ -154,6 +155,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
     parser.add_argument("--cache", type=Path, help="save the features here (.npz), or read them if it exists")
+    parser.add_argument("--stacked", default="30:1,30:2,30:4,100:1,100:2,100:4", help="C:scale pairs for (b)")
+    parser.add_argument("--skip-blend", action="store_true", help="only the sparse baseline and (b)")
+    parser.add_argument("--threshold-for", help="C:scale of (b) whose fallback table is printed (default: the best)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     from sklearn.model_selection import StratifiedKFold
@@ -171,30 +175,48 @@ def main() -> int:
     print(f"{len(y)} examples, {len(labels)} intents, {X.shape[1]} sparse + {E.shape[1]} dense columns")
 
     sparse = {C: out_of_fold(sparse_model(C), X, y, folds) for C in (30,)}
-    print(f"sparse TF-IDF C=30: {accuracy(sparse[30], y, labels):.4f}")
-    dense = {}
-    for C in (1, 3, 10, 30, 100):
-        dense[C] = out_of_fold(lambda C=C: logreg(C, max_iter=1000), E, y, folds)
-        print(f"dense  C={C:<4}: {accuracy(dense[C], y, labels):.4f}")
+    print(f"sparse TF-IDF C=30: {accuracy(sparse[30], y, labels):.4f}", flush=True)
     best = (0.0, None, None)
+    dense = {}
+    for C in () if args.skip_blend else (1, 3, 10, 30, 100):
+        dense[C] = out_of_fold(lambda C=C: logreg(C, max_iter=1000), E, y, folds)
+        print(f"dense  C={C:<4}: {accuracy(dense[C], y, labels):.4f}", flush=True)
     for C, p_dense in dense.items():
         for w in np.round(np.arange(0, 1.01, 0.1), 2):
             acc = accuracy((1 - w) * sparse[30] + w * p_dense, y, labels)
             print(f"blend  dense C={C:<4} w={w:.1f}: {acc:.4f}")
             best = max(best, (acc, C, w), key=lambda b: b[0])
-    print(f"best blend: dense C={best[1]}, w={best[2]}: {best[0]:.4f}")
+    if dense:
+        print(f"best blend: dense C={best[1]}, w={best[2]}: {best[0]:.4f}")
     XE = scipy.sparse.hstack([X, scipy.sparse.csr_matrix(E)]).tocsr()
-    for C in (30, 100):
-        for scale in (1.0, 2.0, 4.0):
-            proba = out_of_fold(stacked_model(C, X.shape[1], scale), XE, y, folds)
-            print(f"stacked C={C:<4} scale={scale}: {accuracy(proba, y, labels):.4f}")
-
+    stacked = {}
+    for pair in args.stacked.split(","):
+        C, scale = (float(v) for v in pair.split(":"))
+        stacked[pair] = out_of_fold(stacked_model(C, X.shape[1], scale), XE, y, folds)
+        print(f"stacked C={C:<5g} scale={scale:g}: {accuracy(stacked[pair], y, labels):.4f}", flush=True)
     print("\nFallbackClassifier threshold on out-of-fold predictions (topic accuracy, out_of_scope refused)")
-    thresholds = np.round(np.arange(0.2, 0.61, 0.05), 2)
-    chosen = (1 - best[2]) * sparse[30] + best[2] * dense[best[1]]
-    for name, proba in (("sparse C=30", sparse[30]), (f"blend C={best[1]} w={best[2]}", chosen)):
+    thresholds = np.round(np.arange(0.2, 0.61, 0.025), 3)
+    tables = [("sparse C=30", sparse[30])]
+    if dense:
+        tables.append((f"blend C={best[1]} w={best[2]}", (1 - best[2]) * sparse[30] + best[2] * dense[best[1]]))
+    if stacked:
+        pick = args.threshold_for or max(stacked, key=lambda pair: accuracy(stacked[pair], y, labels))
+        tables.append((f"stacked {pick}", stacked[pick]))
+    for name, proba in tables:
         for threshold, topic, oos in fallback_table(proba, y, labels, thresholds):
-            print(f"  {name:<22} {threshold:.2f}: topic {topic:.4f}  out_of_scope refused {oos:.4f}")
+            print(f"  {name:<22} {threshold:.3f}: topic {topic:.4f}  out_of_scope refused {oos:.4f}")
+    print("\nThe classifier's own `crisis` intent (CrisisDetector's classifier path, before its cue-word check):")
+    print("top intent `crisis` at confidence >= t, on crisis examples and on all other examples")
+    crisis = y == "crisis"
+    column = int(np.searchsorted(labels, "crisis"))
+    for name, proba in tables:
+        top_is_crisis = proba.argmax(1) == column
+        for t in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
+            fires = top_is_crisis & (proba[:, column] >= t)
+            print(
+                f"  {name:<22} {t:.2f}: crisis {fires[crisis].sum()}/{crisis.sum()}"
+                f"  others {fires[~crisis].sum()}/{(~crisis).sum()}"
+            )
     return 0
 
 
