@@ -55,7 +55,12 @@ SAFE_EXTRA_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
 class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0, "tfidf": False, "embedding": False}
+        return {
+            **LogisticRegressionClassifier.get_default_config(),
+            "C": 1.0,
+            "tfidf": False,
+            "embedding": False,
+        }
 
     def __init__(
         self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource

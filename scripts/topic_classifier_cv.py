@@ -88,7 +88,9 @@ def logreg(C: float, max_iter: int = 200):
     from sklearn.linear_model import LogisticRegression
 
     # As Rasa's LogisticRegressionClassifier (and ours): balanced classes, lbfgs.
-    return LogisticRegression(C=C, class_weight="balanced", max_iter=max_iter, solver="lbfgs", random_state=SEED)
+    return LogisticRegression(
+        C=C, class_weight="balanced", max_iter=max_iter, solver="lbfgs", random_state=SEED
+    )
 
 
 def out_of_fold(make_model, X, y, folds):
@@ -119,7 +121,11 @@ def stacked_model(C, n_sparse, scale):
         columns = ColumnTransformer(
             [
                 ("tfidf", TfidfTransformer(sublinear_tf=True), slice(0, n_sparse)),
-                ("dense", FunctionTransformer(lambda d: d * scale, accept_sparse=True), slice(n_sparse, None)),
+                (
+                    "dense",
+                    FunctionTransformer(lambda d: d * scale, accept_sparse=True),
+                    slice(n_sparse, None),
+                ),
             ]
         )
         return Pipeline([("columns", columns), ("logreg", logreg(C, max_iter=500))])
@@ -157,7 +163,9 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, help="save the features here (.npz), or read them if it exists")
     parser.add_argument("--stacked", default="30:1,30:2,30:4,100:1,100:2,100:4", help="C:scale pairs for (b)")
     parser.add_argument("--skip-blend", action="store_true", help="only the sparse baseline and (b)")
-    parser.add_argument("--threshold-for", help="C:scale of (b) whose fallback table is printed (default: the best)")
+    parser.add_argument(
+        "--threshold-for", help="C:scale of (b) whose fallback table is printed (default: the best)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     from sklearn.model_selection import StratifiedKFold
@@ -198,14 +206,18 @@ def main() -> int:
     thresholds = np.round(np.arange(0.2, 0.61, 0.025), 3)
     tables = [("sparse C=30", sparse[30])]
     if dense:
-        tables.append((f"blend C={best[1]} w={best[2]}", (1 - best[2]) * sparse[30] + best[2] * dense[best[1]]))
+        tables.append(
+            (f"blend C={best[1]} w={best[2]}", (1 - best[2]) * sparse[30] + best[2] * dense[best[1]])
+        )
     if stacked:
         pick = args.threshold_for or max(stacked, key=lambda pair: accuracy(stacked[pair], y, labels))
         tables.append((f"stacked {pick}", stacked[pick]))
     for name, proba in tables:
         for threshold, topic, oos in fallback_table(proba, y, labels, thresholds):
             print(f"  {name:<22} {threshold:.3f}: topic {topic:.4f}  out_of_scope refused {oos:.4f}")
-    print("\nThe classifier's own `crisis` intent (CrisisDetector's classifier path, before its cue-word check):")
+    print(
+        "\nThe classifier's own `crisis` intent (crisis detector's classifier path, before cue words):"
+    )
     print("top intent `crisis` at confidence >= t, on crisis examples and on all other examples")
     crisis = y == "crisis"
     column = int(np.searchsorted(labels, "crisis"))

@@ -121,12 +121,18 @@ def with_embedding(msg: Message, vector) -> Message:
 
 def embedded_training() -> TrainingData:
     return TrainingData(
-        [with_embedding(message(e.get("text"), e.get("intent")), EMBEDDING[e.get("intent")]) for e in TRAINING.training_examples]
+        [
+            with_embedding(message(e.get("text"), e.get("intent")), EMBEDDING[e.get("intent")])
+            for e in TRAINING.training_examples
+        ]
     )
 
 
 def test_with_tfidf_the_embedding_is_left_out_unless_asked_for(storage) -> None:
-    plain, embedded = create(storage, {"tfidf": True, "C": 30}), create(storage, {"tfidf": True, "C": 30}, "other3")
+    plain, embedded = (
+        create(storage, {"tfidf": True, "C": 30}),
+        create(storage, {"tfidf": True, "C": 30}, "other3"),
+    )
     plain.train(TRAINING)
     embedded.train(embedded_training())  # negative dense values: would break sublinear TF-IDF
     probe = [message("miss him"), with_embedding(message("miss him"), EMBEDDING["book_consultation"])]
@@ -158,7 +164,7 @@ def test_with_embedding_tfidf_weighs_only_the_sparse_columns(storage, tmp_path, 
         config, storage, Resource("train_classifier9"), context("train_classifier9")
     )
     after = [m.get("intent_ranking") for m in loaded.process(probes())]
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         assert [i["name"] for i in a] == [i["name"] for i in b]
         assert [i["confidence"] for i in a] == pytest.approx([i["confidence"] for i in b])
     # The message without an embedding was read with zeros in the embedding's columns.
