@@ -243,13 +243,13 @@ def format_report(report: Report) -> str:
     lines += [f"  {name}: {ok}/{n} = {ok / n:.3f}" for name, (ok, n) in report.topic_by_set.items()]
     lines += [
         f"topic accuracy, all sets: {report.topic_accuracy:.3f} "
-        f"({report.topic_correct}/{report.topic_total}); target >= 0.95",
+        f"({report.topic_correct}/{report.topic_total}); target >= 0.98",
     ]
     lines += [f"  {name}: {ok}/{n} refused" for name, (ok, n) in report.off_topic_by_set.items()]
     lines += [
         f"off-topic messages given no topic answer: {report.off_topic_refusal_rate:.3f} "
         f"({report.off_topic_total - len(report.off_topic_answered)}/{report.off_topic_total});"
-        " target >= 0.90",
+        " target >= 0.95",
     ]
     lines += [f"  answered off-topic as {intent}: {text!r}" for text, intent in report.off_topic_answered]
     lines += [f"  missed topic: {text!r} expected {e} got {p}" for text, e, p in report.topic_errors]

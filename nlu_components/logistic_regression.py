@@ -10,6 +10,16 @@ Two options Rasa's class lacks, both chosen by cross-validation on the training 
 (long messages that tell a story first no longer drown the question in story words), and `C` sets
 the regularisation strength. With neither set, this is Rasa's classifier unchanged.
 
+With `tfidf`, Rasa's `_create_X` (which appends the dense sentence features, here the sentence
+encoder's embedding, to the sparse ones) must not hand the embedding to the TF-IDF step: sublinear
+TF-IDF takes the log of every value, which breaks on the embedding's negative numbers. So with `tfidf`
+the dense features are dropped, unless `embedding: true`: then TF-IDF weighs only the sparse columns
+(a ColumnTransformer over the first columns, fitted at training when their number is known) and the
+embedding's columns are passed through unchanged to the one logistic regression. Chosen over a
+separate embedding model blended into the ranking by 5-fold cross-validation on the training data
+(scripts/topic_classifier_cv.py, docs/nlu-pipeline.md). The model file still holds only scikit-learn
+types and the one allowed scipy type; anything else is refused.
+
 It also answers an empty message (no tokens, so no features) with no intent instead of raising
 scikit-learn's "Found array with 0 feature(s)", which used to leave the visitor without any reply.
 """
@@ -32,6 +42,7 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +55,12 @@ SAFE_EXTRA_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
 class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0, "tfidf": False}
+        return {
+            **LogisticRegressionClassifier.get_default_config(),
+            "C": 1.0,
+            "tfidf": False,
+            "embedding": False,
+        }
 
     def __init__(
         self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource
@@ -80,6 +96,51 @@ class CacheSafeLogisticRegressionClassifier(LogisticRegressionClassifier):
             component = cls(config, execution_context.node_name, model_storage, resource)
             component.clf = sio.load(files[0], trusted=list(SAFE_EXTRA_TYPES))
             return component
+
+    def _sparse_width(self, messages: List[Message]) -> int:
+        for message in messages:
+            sparse = message.get_sparse_features(attribute=TEXT)[1]
+            if sparse is not None:
+                return sparse.features.shape[1]
+        return 0
+
+    def _create_X(self, messages: List[Message]):
+        """Rasa's feature matrix; with `tfidf`, the sparse sentence features, then the dense ones only
+        with `embedding` (see above). A message without an embedding gets zeros in its columns."""
+        if not self.config["tfidf"]:
+            return super()._create_X(messages)
+        from scipy.sparse import csr_matrix, hstack, vstack
+
+        dense_width = None
+        if self.config["embedding"] and hasattr(self.clf, "n_features_in_"):
+            dense_width = self.clf.n_features_in_ - self._sparse_width(messages)
+        rows = []
+        for message in messages:
+            sparse = message.get_sparse_features(attribute=TEXT)[1]
+            parts = [csr_matrix(sparse.features if sparse else [])]
+            if self.config["embedding"]:
+                dense = message.get_dense_features(attribute=TEXT)[1]
+                if dense is not None:
+                    parts.append(csr_matrix(dense.features))
+                elif dense_width:
+                    parts.append(csr_matrix((1, dense_width)))
+            rows.append(hstack(parts))
+        return vstack(rows).tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Rasa's training; with `tfidf` and `embedding`, TF-IDF is first limited to the sparse columns."""
+        if self.config["tfidf"] and self.config["embedding"]:
+            from sklearn.compose import ColumnTransformer
+            from sklearn.feature_extraction.text import TfidfTransformer
+            from sklearn.pipeline import Pipeline
+
+            examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+            sparse = slice(0, self._sparse_width(examples))
+            columns = ColumnTransformer(
+                [("tfidf", TfidfTransformer(sublinear_tf=True), sparse)], remainder="passthrough"
+            )
+            self.clf = Pipeline([("columns", columns), ("logreg", self.clf.named_steps["logreg"])])
+        return super().train(training_data)
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Rasa's prediction for messages with text; no intent (confidence 0) for empty ones."""

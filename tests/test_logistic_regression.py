@@ -104,3 +104,76 @@ def test_a_model_file_with_unexpected_types_is_refused(storage, tmp_path) -> Non
             Resource("train_classifier5"),
             context("train_classifier5"),
         )
+
+
+# The sentence encoder's embedding: negative values, which sublinear TF-IDF cannot take (log).
+EMBEDDING = {
+    "why_still_attached": [0.6, -0.7, 0.1],
+    "book_consultation": [-0.5, 0.4, -0.8],
+    "what_is_trauma_bond": [0.1, 0.3, 0.9],
+}
+
+
+def with_embedding(msg: Message, vector) -> Message:
+    msg.add_features(Features(np.array([vector], dtype=np.float32), "sentence", "text", "encoder"))
+    return msg
+
+
+def embedded_training() -> TrainingData:
+    return TrainingData(
+        [
+            with_embedding(message(e.get("text"), e.get("intent")), EMBEDDING[e.get("intent")])
+            for e in TRAINING.training_examples
+        ]
+    )
+
+
+def test_with_tfidf_the_embedding_is_left_out_unless_asked_for(storage) -> None:
+    plain, embedded = (
+        create(storage, {"tfidf": True, "C": 30}),
+        create(storage, {"tfidf": True, "C": 30}, "other3"),
+    )
+    plain.train(TRAINING)
+    embedded.train(embedded_training())  # negative dense values: would break sublinear TF-IDF
+    probe = [message("miss him"), with_embedding(message("miss him"), EMBEDDING["book_consultation"])]
+    first, second = plain.process([probe[0]])[0].get("intent"), embedded.process([probe[1]])[0].get("intent")
+    assert first["name"] == second["name"] == "why_still_attached"
+    assert first["confidence"] == pytest.approx(second["confidence"])
+
+
+@pytest.mark.parametrize("C", [1, 30])
+def test_with_embedding_tfidf_weighs_only_the_sparse_columns(storage, tmp_path, C) -> None:
+    options = {"tfidf": True, "C": C, "embedding": True}
+    component = create(storage, options)
+    component.train(embedded_training())
+    columns = component.clf.named_steps["columns"]
+    assert columns.transformers_[0][2] == slice(0, len(VOCAB))
+    assert columns.transformers_[1][1] == "passthrough"
+    assert component.clf.n_features_in_ == len(VOCAB) + 3
+    # The embedding alone, with no word the model knows, decides.
+    for intent, vector in EMBEDDING.items():
+        probe = with_embedding(message("nothing known"), vector)
+        assert component.process([probe])[0].get("intent")["name"] == intent
+    # Saved and loaded under a renamed resource (the cache bug), it predicts the same; the file holds
+    # no type outside the allowed ones.
+    probes = lambda: [with_embedding(message("miss him"), [0.0, 0.5, -0.5]), message("book call")]  # noqa: E731
+    before = [m.get("intent_ranking") for m in component.process(probes())]
+    (tmp_path / "train_classifier5").rename(tmp_path / "train_classifier9")
+    config = {**CacheSafeLogisticRegressionClassifier.get_default_config(), **options}
+    loaded = CacheSafeLogisticRegressionClassifier.load(
+        config, storage, Resource("train_classifier9"), context("train_classifier9")
+    )
+    after = [m.get("intent_ranking") for m in loaded.process(probes())]
+    for b, a in zip(before, after, strict=True):
+        assert [i["name"] for i in a] == [i["name"] for i in b]
+        assert [i["confidence"] for i in a] == pytest.approx([i["confidence"] for i in b])
+    # The message without an embedding was read with zeros in the embedding's columns.
+    assert after[1][0]["name"] == "book_consultation"
+
+
+def test_with_embedding_an_empty_message_still_gets_no_intent(storage) -> None:
+    component = create(storage, {"tfidf": True, "C": 30, "embedding": True})
+    component.train(embedded_training())
+    empty = component.process([Message(data={"text": ""})])[0]
+    assert empty.get("intent") == {"name": None, "confidence": 0.0}
+    assert empty.get("intent_ranking") == []

@@ -13,10 +13,13 @@ def report() -> evaluation.Report:
     return evaluation.evaluate()
 
 
-# The knowledge-base issue's target, over all held-out sets together (0.959, 417/435, on 2026-11-24).
-TOPIC_ACCURACY_TARGET = 0.95
-# No single set may fall far behind the others: each was written by a different person.
-PER_SET_FLOOR = 0.93
+# Over all held-out sets together: 0.986 (429/435) with the sentence embedding beside TF-IDF
+# (docs/nlu-pipeline.md, round 4; 0.956 before it). The knowledge-base issue's target was 0.95.
+TOPIC_ACCURACY_TARGET = 0.98
+# No single set may fall far behind the others: each was written by a different person (lowest 0.983).
+PER_SET_FLOOR = 0.97
+# Off-topic messages given no topic answer: 0.981 (104/106) in round 4 (0.934 before).
+OFF_TOPIC_REFUSAL_TARGET = 0.95
 
 
 def test_topic_accuracy_on_the_heldout_sets(report) -> None:
@@ -31,7 +34,7 @@ def test_no_heldout_set_falls_behind(report, path) -> None:
 
 def test_off_topic_messages_get_no_topic_answer(report) -> None:
     assert report.off_topic_total >= 40
-    assert report.off_topic_refusal_rate >= 0.90, evaluation.format_report(report)
+    assert report.off_topic_refusal_rate >= OFF_TOPIC_REFUSAL_TARGET, evaluation.format_report(report)
 
 
 def test_every_crisis_message_is_caught_with_its_category(report) -> None:
