@@ -166,3 +166,24 @@ def test_someone_elses_completed_suicide_is_grief_not_a_pattern_crisis(judge, te
 )
 def test_an_attempt_or_wanting_to_follow_is_still_a_crisis(judge, text) -> None:
     assert judge.detect(text) is not None
+
+
+def classified(text: str, score: float) -> Message:
+    msg = scored(text, score)
+    msg.set("intent", {"name": "crisis", "confidence": 0.99}, add_to_output=True)
+    msg.set("intent_ranking", [{"name": "crisis", "confidence": 0.99}], add_to_output=True)
+    return msg
+
+
+def test_the_classifiers_crisis_needs_the_risk_model_to_be_at_least_unsure(tmp_path) -> None:
+    detector = CrisisDetector.create(
+        {**CrisisDetector.get_default_config(), "classifier_threshold": 0.95,
+         "risk_crisis_threshold": HIGH, "risk_check_in_threshold": MIDDLE},
+        LocalModelStorage.create(tmp_path), Resource("crisis_detector"),
+        ExecutionContext(GraphSchema({}), uuid.uuid4().hex),
+    )  # fmt: skip
+    text = "everything hurts and i feel hopeless"  # a weak cue word, no pattern
+    [calm] = detector.process([classified(text, 0.2)])
+    assert calm.get("intent")["name"] != "crisis"
+    [unsure] = detector.process([classified(text, 0.6)])
+    assert (unsure.get("intent")["name"], unsure.get("crisis")["rule"]) == ("crisis", "classifier")

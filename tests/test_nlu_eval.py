@@ -13,11 +13,12 @@ def report() -> evaluation.Report:
     return evaluation.evaluate()
 
 
-# Over all held-out sets together: 0.986 (429/435) with the sentence embedding beside TF-IDF
-# (docs/nlu-pipeline.md, round 4; 0.956 before it). The knowledge-base issue's target was 0.95.
-TOPIC_ACCURACY_TARGET = 0.98
-# No single set may fall far behind the others: each was written by a different person (lowest 0.983).
-PER_SET_FLOOR = 0.97
+# Over all held-out sets together: 0.979 (426/435) with the sentence embedding beside TF-IDF and the
+# crisis risk model's check-ins (docs/nlu-pipeline.md, round 4: 0.986 by the classifier alone, 3 of the
+# 435 then get a check-in question instead; 0.956 before both). The target is 0.97.
+TOPIC_ACCURACY_TARGET = 0.975
+# No single set may fall far behind the others: each was written by a different person (lowest 0.972).
+PER_SET_FLOOR = 0.965
 # Off-topic messages given no topic answer: 0.981 (104/106) in round 4 (0.934 before).
 OFF_TOPIC_REFUSAL_TARGET = 0.95
 

@@ -150,6 +150,12 @@ class CrisisDetector(GraphComponent):
         doc = message.get(SPACY_DOCS[TEXT])
         risk = message.get(RISK_KEY) if isinstance(message.get(RISK_KEY), dict) else {}
         score = _as_float(risk.get("score")) if risk else None
+        check_in_threshold = float(self.component_config.get("risk_check_in_threshold", 1.0))
+        if classifier_crisis and score is not None and score < check_in_threshold:
+            # Two learned signals, one trained on 136 crisis examples and one on thousands: the
+            # intent classifier's `crisis` counts only where the risk model is at least unsure too
+            # (alone, with the sentence embedding, it was sure of "I've never self harmed").
+            classifier_crisis = False
         found = self.detect(text, doc, classifier_crisis)
         tier = "crisis"
         floor = float(self.component_config.get("risk_pattern_floor", 0.0))
@@ -161,7 +167,7 @@ class CrisisDetector(GraphComponent):
                 score,
                 risk["category"],
                 float(self.component_config.get("risk_crisis_threshold", 1.0)),
-                float(self.component_config.get("risk_check_in_threshold", 1.0)),
+                check_in_threshold,
                 doc,
             )
             if verdict is not None:

@@ -91,9 +91,11 @@ class CrisisJudge:
             best = min(live, key=rank)
             start, end = self._char_span(doc, best.start, best.end, origin, len(text))
             return best.rule.category, best.subject, best.rule.id, start, end
-        if classifier_crisis and not historical and self._has_weak_cue(doc):
+        if classifier_crisis and not historical and not hits and self._has_weak_cue(doc):
             # The classifier alone raised false alarms on plain self-talk ("I'm judging myself");
-            # it counts only where the message also carries a crisis cue word of the pattern file.
+            # it counts only where the message also carries a crisis cue word of the pattern file,
+            # and not where the message's only crisis words are negated ("I've never self harmed":
+            # with the sentence embedding the classifier was sure of `crisis` there).
             category, subject = self._weak_guess(doc, hits)
             return category, subject, CLASSIFIER_RULE, 0, len(text)
         return None
