@@ -69,7 +69,9 @@ def _answers_check_in(tracker: Tracker) -> bool:
             if seen_user:
                 return False
             seen_user = True
-        elif seen_user and event.get("event") == "action" and event.get("name") not in (None, "action_listen"):
+        elif (
+            seen_user and event.get("event") == "action" and event.get("name") not in (None, "action_listen")
+        ):
             return event.get("name") == "action_safety_check_in"
     return False
 

@@ -100,7 +100,8 @@ class CrisisTally:
     def summary(self) -> str:
         return (
             f"recall {self.caught}/{self.crisis} = {self.recall:.3f} (full {self.full}, check-in "
-            f"{self.check_in}); calm: full replies {self.calm_full}/{self.calm} = {self.full_alarm_rate:.3f}, "
+            f"{self.check_in}); calm: full replies {self.calm_full}/{self.calm} = "
+            f"{self.full_alarm_rate:.3f}, "
             f"check-ins {self.calm_check_in}/{self.calm} = {self.check_in_rate:.3f}"
         )
 

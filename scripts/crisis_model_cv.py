@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from haven.encoder import Encoder  # noqa: E402
-from nlu_components.crisis import CrisisJudge, risk_data  # noqa: E402
-from nlu_components.crisis import risk_model  # noqa: E402
+from nlu_components.crisis import (  # noqa: E402
+    CrisisJudge,
+    risk_data,
+    risk_model,  # noqa: E402
+)
 
 
 def nlu_texts(crisis: bool) -> list:
@@ -112,10 +115,14 @@ def report(rows) -> int:
         return max(0, level) if row[2] >= middle else 0
 
     patterns_only = sum(r[1] for r in crisis) / len(crisis)
-    print(f"\npatterns alone: recall {patterns_only:.3f}, calm full replies "
-          f"{sum(r[1] for r in calm_rows) / len(calm_rows):.3f} ({len(crisis)} crisis, {len(calm_rows)} calm)")
-    print(f"{'high':>6}{'middle':>8}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}"
-          f"{'NLU any':>9}")
+    print(
+        f"\npatterns alone: recall {patterns_only:.3f}, calm full replies "
+        f"{sum(r[1] for r in calm_rows) / len(calm_rows):.3f} ({len(crisis)} crisis, {len(calm_rows)} calm)"
+    )
+    print(
+        f"{'high':>6}{'middle':>8}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}"
+        f"{'NLU any':>9}"
+    )
     for high in (0.8, 0.85, 0.9, 0.93, 0.95, 0.97):
         for middle in (0.3, 0.4, 0.5, 0.6, 0.7):
             if middle >= high:
@@ -123,7 +130,8 @@ def report(rows) -> int:
             c = [tier(r, high, middle) for r in crisis]
             n = [tier(r, high, middle) for r in calm_rows]
             print(
-                f"{high:>6.2f}{middle:>8.2f}{np.mean([t > 0 for t in c]):>8.3f}{np.mean([t == 2 for t in c]):>7.3f}"
+                f"{high:>6.2f}{middle:>8.2f}{np.mean([t > 0 for t in c]):>8.3f}"
+                f"{np.mean([t == 2 for t in c]):>7.3f}"
                 f"{np.mean([t == 2 for t in n]):>11.3f}{np.mean([t == 1 for t in n]):>15.3f}"
                 f"{np.mean([tier(r, high, middle) > 0 for r in topic_rows]):>9.3f}"
             )
@@ -132,7 +140,8 @@ def report(rows) -> int:
         c = [tier(r, 0.9, 0.5, floor) for r in crisis]
         n = [tier(r, 0.9, 0.5, floor) for r in calm_rows]
         print(
-            f"  floor {floor:.2f}: recall {np.mean([t > 0 for t in c]):.3f}, full {np.mean([t == 2 for t in c]):.3f}, "
+            f"  floor {floor:.2f}: recall {np.mean([t > 0 for t in c]):.3f}, "
+            f"full {np.mean([t == 2 for t in c]):.3f}, "
             f"calm full {np.mean([t == 2 for t in n]):.3f}, calm check-in {np.mean([t == 1 for t in n]):.3f}"
         )
     return 0

@@ -215,9 +215,7 @@ def main() -> int:
     for name, proba in tables:
         for threshold, topic, oos in fallback_table(proba, y, labels, thresholds):
             print(f"  {name:<22} {threshold:.3f}: topic {topic:.4f}  out_of_scope refused {oos:.4f}")
-    print(
-        "\nThe classifier's own `crisis` intent (crisis detector's classifier path, before cue words):"
-    )
+    print("\nThe classifier's own `crisis` intent (crisis detector's classifier path, before cue words):")
     print("top intent `crisis` at confidence >= t, on crisis examples and on all other examples")
     crisis = y == "crisis"
     column = int(np.searchsorted(labels, "crisis"))

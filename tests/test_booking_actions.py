@@ -213,7 +213,11 @@ def test_a_chosen_time_is_kept_when_the_database_cannot_be_asked(
 def _after_check_in(answer: str) -> list:
     """Events of a conversation where the last bot turn was the check-in and `answer` came next."""
     return [
-        {"event": "user", "text": "something uncertain", "parse_data": {"intent": {"name": "crisis_check_in"}}},
+        {
+            "event": "user",
+            "text": "something uncertain",
+            "parse_data": {"intent": {"name": "crisis_check_in"}},
+        },
         {"event": "bot", "text": "Some of what you wrote makes me want to ask you directly"},
         {"event": "action", "name": "utter_crisis_check_in"},
         {"event": "action", "name": "action_safety_check_in"},
@@ -223,16 +227,33 @@ def _after_check_in(answer: str) -> list:
 
 
 async def test_a_check_in_is_recorded_with_its_tier_and_what_fired(dispatcher, tracker, domain) -> None:
-    crisis = {"crisis": {"category": "self_harm", "subject": "self", "rule": "model", "model_score": 0.634, "tier": "check_in"}}
+    crisis = {
+        "crisis": {
+            "category": "self_harm",
+            "subject": "self",
+            "rule": "model",
+            "model_score": 0.634,
+            "tier": "check_in",
+        }
+    }
     t = tracker(intent="crisis_check_in", text="private words", extra=crisis)
     events = await ActionSafetyCheckIn().run(dispatcher, t, domain)
     [event] = repository.list_safety_events()
-    assert (event.category, event.rule, event.tier, event.message_text) == ("self_harm", "model:0.63", "check_in", None)
-    assert events == [] and dispatcher.messages == [], "the question waits for its answer; no help line pinned yet"
+    assert (event.category, event.rule, event.tier, event.message_text) == (
+        "self_harm",
+        "model:0.63",
+        "check_in",
+        None,
+    )
+    assert events == [] and dispatcher.messages == [], (
+        "the question waits for its answer; no help line pinned yet"
+    )
 
 
 async def test_a_yes_to_the_check_in_is_recorded_as_a_crisis(dispatcher, tracker, domain) -> None:
-    t = tracker(intent="affirm", text="yes", slots={"crisis_category": "suicide"}, events=_after_check_in("yes"))
+    t = tracker(
+        intent="affirm", text="yes", slots={"crisis_category": "suicide"}, events=_after_check_in("yes")
+    )
     events = await ActionSafetyFollowup().run(dispatcher, t, domain)
     [event] = repository.list_safety_events()
     assert (event.category, event.rule, event.tier) == ("suicide", "check_in:yes", "crisis")

@@ -33,7 +33,8 @@ def parse(agent, text: str) -> dict:
         f"thank you for the article, it really helped me understand things. {RISK}",
         f"{RISK}. anyway going to sleep now, night",
         # inside a long story, past the first chunk the encoder reads
-        "sorry this is long. " + "we met at uni and things were good for years, then the lies started. " * 12
+        "sorry this is long. "
+        + "we met at uni and things were good for years, then the lies started. " * 12
         + f"{RISK}. anyway what is a trauma bond exactly",
     ],
 )

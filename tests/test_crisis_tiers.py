@@ -103,7 +103,10 @@ def test_a_broken_score_raises_no_alarm_and_no_error(detector, score) -> None:
     ("text", "demoted_by"),
     [
         # resolved history
-        ("i took an overdose years ago after my divorce. i'm ok now, just wanted to say it gets better", ("past",)),
+        (
+            "i took an overdose years ago after my divorce. i'm ok now, just wanted to say it gets better",
+            ("past",),
+        ),
         # the only crisis words negated
         ("i'm not suicidal, just so tired of all of it", ("negated",)),
         ("I would never kill myself, I just feel empty", ("negated",)),
@@ -133,7 +136,9 @@ def test_trying_not_to_and_not_tonight_are_not_negations(judge, text) -> None:
 
 
 def test_someone_elses_risk_is_their_subject(judge) -> None:
-    found = judge.judge_model("my sister keeps saying she won't be around much longer", 0.95, "suicide", HIGH, MIDDLE)
+    found = judge.judge_model(
+        "my sister keeps saying she won't be around much longer", 0.95, "suicide", HIGH, MIDDLE
+    )
     assert found is not None and found.subject == "other"
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from haven import evaluation
-from nlu_components.crisis import risk_data
 from haven.settings import ROOT
+from nlu_components.crisis import risk_data
 
 
 def _norm(text: str) -> str:

@@ -111,7 +111,9 @@ def _conditioned(name: str, **wanted: str) -> dict:
 @pytest.mark.parametrize("category", ["suicide", "self_harm", "danger"])
 @pytest.mark.parametrize("subject", ["self", "other"])
 def test_every_check_in_asks_directly_gives_resources_and_both_answers(region, category, subject) -> None:
-    variation = _conditioned("utter_crisis_check_in", region=region, crisis_category=category, crisis_subject=subject)
+    variation = _conditioned(
+        "utter_crisis_check_in", region=region, crisis_category=category, crisis_subject=subject
+    )
     text = variation["text"]
     assert variation["custom"] == {"safety": "check_in", "category": category}
     assert "?" in text, "a check-in asks a direct question"
@@ -138,7 +140,9 @@ def test_check_in_fallbacks_exist_and_use_the_default_region() -> None:
 
 
 def test_check_in_copy_is_safe() -> None:
-    texts = [v["text"].lower() for name in ("utter_crisis_check_in", "utter_check_in_declined") for v in ALL[name]]
+    texts = [
+        v["text"].lower() for name in ("utter_crisis_check_in", "utter_check_in_declined") for v in ALL[name]
+    ]
     for text in texts:
         for phrase in BANNED:
             assert phrase not in text, phrase

@@ -52,7 +52,10 @@ def test_every_crisis_message_gets_the_crisis_reply_or_a_check_in_through_rest(l
             or not re.search(r"\d{3}", text)
         ):
             wrong.append((item["text"], payload))
-    print(f"\ncrisis set through REST: {len(CRISIS) - len(wrong)}/{len(CRISIS)} helped, {check_ins} by a check-in")
+    print(
+        f"\ncrisis set through REST: {len(CRISIS) - len(wrong)}/{len(CRISIS)} helped, "
+        f"{check_ins} by a check-in"
+    )
     assert wrong == [], (
         f"{len(wrong)}/{len(CRISIS)} crisis messages without the right crisis reply: {wrong[:10]}"
     )

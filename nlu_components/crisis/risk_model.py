@@ -110,7 +110,9 @@ class TextFeatures:
 class RiskScorer:
     """The trained classifier as plain arrays (no pickle in the model file): scores texts."""
 
-    def __init__(self, features: TextFeatures, coef: np.ndarray, intercept: np.ndarray, labels: Sequence[str]):
+    def __init__(
+        self, features: TextFeatures, coef: np.ndarray, intercept: np.ndarray, labels: Sequence[str]
+    ):
         if list(labels)[0] != risk_data.CALM or coef.shape[0] != len(labels):
             raise ValueError("risk model weights do not match their labels")
         self.features = features
@@ -194,10 +196,17 @@ def training_set(
             extra_texts += pieces
         else:
             crisis_chunks.append((index, pieces, chunk_vectors))
-    return texts + extra_texts, np.vstack(vectors), labels + [risk_data.CALM] * len(extra_texts), crisis_chunks
+    return (
+        texts + extra_texts,
+        np.vstack(vectors),
+        labels + [risk_data.CALM] * len(extra_texts),
+        crisis_chunks,
+    )
 
 
-def nlu_examples(training_data: TrainingData, known: Sequence[risk_data.Example]) -> tuple[List[str], List[str]]:
+def nlu_examples(
+    training_data: TrainingData, known: Sequence[risk_data.Example]
+) -> tuple[List[str], List[str]]:
     """The Rasa NLU examples: (calm ones, crisis ones), those already in data/crisis left out."""
     seen = {" ".join(e.text.lower().split()) for e in known}
     calm, crisis = [], []

@@ -147,7 +147,9 @@ def test_safety_events_from_before_the_tier_keep_their_rows(database_url):
     [event] = repository.list_safety_events(url=database_url)
     assert (event.rule, event.tier) == ("not_want_to_live", "crisis")
     with pytest.raises(ValueError):
-        repository.record_safety_event(category="suicide", subject="self", rule="x", tier="maybe", url=database_url)
+        repository.record_safety_event(
+            category="suicide", subject="self", rule="x", tier="maybe", url=database_url
+        )
     checked = repository.record_safety_event(
         category="danger", subject="self", rule="model:0.61", tier="check_in", url=database_url
     )
