@@ -19,7 +19,7 @@ export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile bench-encoder
+.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench-quick: train ## smoke run of `make bench`: short windows, no training, not
 
 bench-encoder: install ## sentence encoder: ms/message by length and batch, chunked long messages, load time, RSS (onnx vs numpy)
 	@$(PY) scripts/bench_encoder.py $(BENCH_ARGS)
+
+crisis-cv: install ## choose the crisis risk model's thresholds: cross-validation across the writers of data/crisis (several minutes)
+	@$(PY) scripts/crisis_model_cv.py $(CV_ARGS)
 
 profile: train ## where a turn's time goes: NLU components, policies, action calls, actions (in-process timers)
 	@$(PY) scripts/profile_turn.py $(PROFILE_ARGS)
