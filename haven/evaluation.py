@@ -244,7 +244,7 @@ def format_report(report: Report) -> str:
     lines += [f"  {name}: {ok}/{n} = {ok / n:.3f}" for name, (ok, n) in report.topic_by_set.items()]
     lines += [
         f"topic accuracy, all sets: {report.topic_accuracy:.3f} "
-        f"({report.topic_correct}/{report.topic_total}); target >= 0.98",
+        f"({report.topic_correct}/{report.topic_total}); target >= 0.97",
     ]
     lines += [f"  {name}: {ok}/{n} refused" for name, (ok, n) in report.off_topic_by_set.items()]
     lines += [

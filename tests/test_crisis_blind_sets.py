@@ -17,8 +17,8 @@ from haven import evaluation
 FLOORS = {
     "set_d.yml": (117 / 118, 3 / 79, 7 / 79),  # measured 118/118, 2/79 full, 6/79 check-ins
     "set_e.yml": (99 / 100, 3 / 69, 3 / 69),  # measured 100/100, 2/69, 2/69
-    "set_f.yml": (88 / 90, 2 / 60, 3 / 60),  # measured 89/90, 1/60, 2/60
-    "set_g.yml": (148 / 150, 5 / 150, 14 / 150),  # measured 149/150, 4/150, 13/150
+    "set_f.yml": (88 / 90, 3 / 60, 2 / 60),  # measured 89/90, 2/60, 1/60
+    "set_g.yml": (148 / 150, 7 / 150, 12 / 150),  # measured 149/150, 6/150, 11/150
     "set_h.yml": (147 / 150, 11 / 150, 16 / 150),  # measured 148/150, 10/150, 15/150
 }
 

@@ -192,3 +192,29 @@ def test_the_classifiers_crisis_needs_the_risk_model_to_be_at_least_unsure(tmp_p
     assert calm.get("intent")["name"] != "crisis"
     [unsure] = detector.process([classified(text, 0.6)])
     assert (unsure.get("intent")["name"], unsure.get("crisis")["rule"]) == ("crisis", "classifier")
+
+
+def test_a_pattern_match_in_a_long_calm_story_is_scored_as_its_own_sentence(detector) -> None:
+    filler = "He lied to me for years and I still miss him, I don't understand why I feel this way. "
+    text = filler * 20 + "honestly I want to end my life. " + filler * 20
+    msg = scored(text, 0.02)
+    asked = []
+    msg.set("haven_crisis_risk_scorer", lambda piece: asked.append(piece) or 0.99)
+    [msg] = detector.process([msg])
+    assert msg.get("intent")["name"] == "crisis", "the sentence alone is clearly a crisis: the full reply"
+    assert asked == ["honestly I want to end my life."]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "sentence"),
+    [
+        ("a. b c d. e", 5, 6, "b c d."),
+        ("no punctuation here", 3, 5, "no punctuation here"),
+        ("first line\nsecond bit here\nthird", 12, 18, "second bit here"),
+        ("", 0, 0, ""),
+    ],
+)
+def test_sentence_around(text, start, end, sentence) -> None:
+    from nlu_components.crisis.component import sentence_around
+
+    assert sentence_around(text, start, end) == sentence

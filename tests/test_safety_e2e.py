@@ -74,12 +74,14 @@ def test_non_crisis_messages_stay_within_the_false_alarm_budget(live_haven) -> N
 # Messages the risk model is unsure about (no pattern matches them): the test uses the first that the
 # trained model answers with a check-in, and fails if none does (the tier would then be dead).
 UNSURE = [
-    "i gave my dog to my sister today and wrote a few letters",
-    "i dont think ill be around much longer honestly",
-    "everything feels pointless and i keep thinking about the bottle in the cabinet",
-    "i just want everything to stop for a while",
-    "my neck still hurts from saturday",
-    "i keep driving past the bridge on the way home",
+    "i'm tired of being here",
+    "i feel so empty i dont know what i might do",
+    "i dont want to do this anymore",
+    "i feel like giving up",
+    "i'm exhausted by all of it and i dont know how to keep going",
+    "i don't know how much longer i can keep doing this",
+    "nobody would notice if i stopped replying",
+    "honestly whats the point",
 ]
 
 

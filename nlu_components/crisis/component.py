@@ -22,6 +22,7 @@ Which pattern wins when several match, and how each match is judged: judgement.p
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -44,7 +45,7 @@ from spacy.tokens import Doc
 from haven import safety
 from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES
-from nlu_components.crisis.risk_model import RISK_KEY
+from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY
 from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,20 @@ def _as_float(value: Any) -> float:
     except (TypeError, ValueError):
         return float("nan")
     return number if number != number else min(1.0, max(0.0, number))
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def sentence_around(text: str, start: int, end: int, limit: int = 300) -> str:
+    """The sentence that holds text[start:end] (at most `limit` characters either side)."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    left = max(0, start - limit)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, left, start)]
+    first = ends[-1] if ends else left
+    found = _SENTENCE_END.search(text, end, min(len(text), end + limit))
+    last = found.end() if found else min(len(text), end + limit)
+    return text[first:last].strip()
 
 
 def _resolve(path: str) -> Path:
@@ -160,7 +175,12 @@ class CrisisDetector(GraphComponent):
         tier = "crisis"
         floor = float(self.component_config.get("risk_pattern_floor", 0.0))
         if found is not None and found[2] != CLASSIFIER_RULE and score is not None and score < floor:
-            tier = "check_in"
+            # The model reads the message as plainly calm, but a long message dilutes one sentence:
+            # the matched sentence is scored on its own before the full reply becomes a question.
+            scorer = message.get(SCORER_KEY)
+            sentence = sentence_around(text, found[3], found[4])
+            if not (callable(scorer) and scorer(sentence) >= floor):
+                tier = "check_in"
         if found is None and score is not None and risk.get("category") in CATEGORIES:
             verdict = self.judge.judge_model(
                 text,

@@ -47,6 +47,9 @@ from nlu_components.input_guard import CRISIS_TEXT_KEY
 logger = logging.getLogger(__name__)
 
 RISK_KEY = "crisis_risk"
+# In-process only (never in the parse output): a function that scores one piece of text, for the
+# crisis detector to ask about the sentence a pattern matched in (component.py, the pattern floor).
+SCORER_KEY = "haven_crisis_risk_scorer"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 WEIGHTS_FILE = "risk_model.npz"
 # Rasa NLU intents whose examples are not calm (everything else the assistant is trained on is
@@ -358,12 +361,19 @@ class CrisisRiskModel(GraphComponent):
         pieces = encoder.chunks(text)
         return self.scorer.judge(pieces, encoder.encode(pieces))
 
+    def score_piece(self, text: str) -> float:
+        """P(not calm) of one short piece of text (a sentence), read whole."""
+        if self.scorer is None or not text.strip():
+            return 0.0
+        return float(self.scorer.risk([text], self._encoder().encode([text]))[0])
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(CRISIS_TEXT_KEY) or message.get(TEXT)
             found = self.score(text if isinstance(text, str) else "")
             if found is not None:
                 message.set(RISK_KEY, found, add_to_output=True)
+                message.set(SCORER_KEY, self.score_piece)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
