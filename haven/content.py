@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -128,7 +129,7 @@ class KnowledgeBase:
 
 REQUIRED_LABELS = (
     "tell_me_more", "book", "source_prefix", "something_else", "did_you_mean", "help_intro", "repeat_intro",
-    "none_of_these",
+    "none_of_these", "leave_message", "what_i_can_help_with", "personal_out_of_scope",
 )  # fmt: skip
 _TOPIC_TEXT_FIELDS = ("section", "anchor", "title", "short", "more", "reminder")
 
@@ -206,3 +207,23 @@ def load(content_dir: Optional[Path] = None) -> KnowledgeBase:
         article=article,
         headings=headings,
     )
+
+
+PERSONAL_WORDS_FILE = "personal_words.yml"
+_WORD = re.compile(r"[a-z][a-z'’-]*")
+
+
+@lru_cache(maxsize=1)
+def personal_words() -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    """content/personal_words.yml: (first-person words, relationship words)."""
+    path = Path(settings_module.load().content_dir) / PERSONAL_WORDS_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return frozenset(map(str, data["first_person"])), frozenset(map(str, data["relationship"]))
+
+
+def is_personal(text: str) -> bool:
+    """A first-person word and a relationship word: the visitor asking about their own relationship
+    (actions/out_of_scope.py: such a question no topic answers gets the ways to a person)."""
+    words = {w.replace("’", "'") for w in _WORD.findall((text or "").lower())}
+    first_person, relationship = personal_words()
+    return bool(words & first_person) and bool(words & relationship)

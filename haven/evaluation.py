@@ -48,6 +48,35 @@ def off_topic_set(path: Path) -> List[str]:
     return [str(m) for m in yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]]
 
 
+EMOTIONAL_OUT_OF_SCOPE = NLU_EVAL_DIR / "emotional_out_of_scope.yml"
+# what a parsed message leads to (data/rules/topics.yml, actions/suggest_topics.py)
+SUGGESTION_MIN_CONFIDENCE = 0.05  # actions.knowledge.TOPIC_SUGGESTION_MIN_CONFIDENCE
+
+
+def outcome(parsed: dict) -> str:
+    """The kind of reply a parsed message gets: menu ("Did you mean"), article, feelings, refusal,
+    ways to a person (actions/out_of_scope.py), topic list, crisis or check_in."""
+    found = tier(parsed)
+    if found:
+        return found
+    name = (parsed.get("intent") or {}).get("name")
+    if name in TOPICS:
+        return "article"
+    if name == "share_feelings":
+        return "feelings"
+    if name == "out_of_scope":
+        from haven.content import is_personal
+
+        return "ways to a person" if is_personal(parsed.get("text") or "") else "refusal"
+    if name == "nlu_fallback":
+        likely = [
+            r for r in parsed.get("intent_ranking") or []
+            if r.get("name") in TOPICS and (r.get("confidence") or 0) >= SUGGESTION_MIN_CONFIDENCE
+        ]  # fmt: skip
+        return "menu" if len(likely) >= 2 else "topic list"
+    return str(name)
+
+
 def heldout() -> List[Tuple[str, str]]:
     return [pair for path in heldout_files() for pair in heldout_set(path)]
 
@@ -156,6 +185,8 @@ class Report:
     # blind crisis set file name -> its numbers (messages are never printed: the sets stay blind)
     blind_crisis: Dict[str, CrisisTally] = field(default_factory=dict)
     crisis_eval: CrisisTally | None = None
+    # what the emotional questions no topic answers got: outcome -> count
+    emotional_out_of_scope: Counter = field(default_factory=Counter)
     crisis_check_ins: List[str] = field(default_factory=list)
 
     def set_accuracy(self, name: str) -> float:
@@ -228,6 +259,9 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
                 report.crisis_wrong_category.append((item["text"], item["category"], str(got)))
     for path in blind_crisis_files():
         report.blind_crisis[path.name] = tally_crisis_set(agent, path)
+    if EMOTIONAL_OUT_OF_SCOPE.is_file():
+        messages = off_topic_set(EMOTIONAL_OUT_OF_SCOPE)
+        report.emotional_out_of_scope.update(outcome(p) for p in parse_all(agent, messages))
     return report
 
 
@@ -272,4 +306,11 @@ def format_report(report: Report) -> str:
         lines += ["", "crisis sets written blind (tests/safety/blind/README.md; messages not shown):"]
         lines += [f"  {name}: {tally.summary()}" for name, tally in report.blind_crisis.items()]
         lines.append("  targets: recall >= 0.97 on every set; calm: full replies <= 0.03, check-ins <= 0.10")
+    if report.emotional_out_of_scope:
+        n = sum(report.emotional_out_of_scope.values())
+        lines += ["", f"emotional questions no article topic answers ({EMOTIONAL_OUT_OF_SCOPE.name}, {n}):"]
+        lines += [
+            f"  {kind}: {count}/{n} = {count / n:.3f}"
+            for kind, count in report.emotional_out_of_scope.most_common()
+        ]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from actions.explain_topic import ActionExplainTopic
 from actions.knowledge import knowledge_base
 from actions.list_topics import ActionListTopics
+from actions.out_of_scope import ActionOutOfScope
 from actions.suggest_topics import ActionSuggestTopics
 from actions.tell_me_more import ActionTellMeMore
 
@@ -120,3 +121,33 @@ async def test_everyday_hurt_is_acknowledged_with_options_and_no_article_claim(
     assert message["response"] == "utter_acknowledge_feelings"
     assert not message.get("custom"), "no topic or safety payload"
     assert [b["payload"] for b in message["buttons"]][-1] == "/book_consultation"
+
+
+# --------------------------------------------------------------------------- honest out of scope
+@pytest.mark.parametrize(
+    "text",
+    [
+        "should i tell my husband's affair partner's wife?",
+        "is it wrong that i read his texts",
+        "how do we tell the kids we're separating",
+        "my mum says im overreacting about the affair, am i?",
+    ],
+)
+async def test_a_personal_question_no_topic_answers_gets_the_ways_to_a_person(
+    dispatcher, tracker, domain, text
+) -> None:
+    await ActionOutOfScope().run(dispatcher, tracker(intent="out_of_scope", text=text), domain)
+    [message] = dispatcher.messages
+    assert "isn't something the therapist's article answers" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/book_consultation",
+        "/leave_message",
+        "/something_else",
+    ]
+    assert not message.get("custom"), "no topic payload: nothing from the article is claimed"
+
+
+@pytest.mark.parametrize("text", ["how do i make banana bread", "can you book me a table for saturday", ""])
+async def test_anything_else_off_topic_gets_the_plain_reply(dispatcher, tracker, domain, text) -> None:
+    await ActionOutOfScope().run(dispatcher, tracker(intent="out_of_scope", text=text), domain)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_out_of_scope"]

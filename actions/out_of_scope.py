@@ -1,0 +1,41 @@
+"""Out of scope, honestly: a personal question about the visitor's own relationship that no article
+topic answers gets a warm acknowledgement and the two ways to a person (the consultation, a message
+to the therapist); anything else off-topic gets the plain "outside what I can help with".
+
+Why two replies: "should I tell his affair partner's wife?" and "how do I make banana bread" are
+both outside the article, but only one of them comes from someone in pain who deserves to hear that
+the question matters and where to take it. Which is which is read from reviewed word lists
+(content/personal_words.yml): a first-person word and a relationship word.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import button, knowledge_base, with_help_line
+from haven.content import is_personal
+
+
+class ActionOutOfScope(Action):
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        if not is_personal(tracker.latest_message.get("text") or ""):
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return []
+        labels = knowledge_base().labels
+        dispatcher.utter_message(
+            text=with_help_line(" ".join(labels["personal_out_of_scope"].split()), tracker),
+            buttons=[
+                button(labels["book"], "book_consultation"),
+                button(labels["leave_message"], "leave_message"),
+                button(labels["what_i_can_help_with"], "something_else"),
+            ],
+        )
+        return []
