@@ -61,7 +61,7 @@ BASELINE_DIR = ROOT / "build" / "bench-baseline"
 RESULTS_DIR = ROOT / "bench"  # (a `results/` directory would be git-ignored)
 DOC = ROOT / "docs" / "benchmarks.md"
 PY = sys.executable
-TARGET_THROUGHPUT_RATIO = 0.9
+TARGET_THROUGHPUT_RATIO = 1.0  # the understanding issue: at least the stock `rasa init` bot
 TARGET_P50_MS = 25.0
 SERVER_NAMES = ("action server", "rasa server", "website")
 
