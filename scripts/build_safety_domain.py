@@ -24,18 +24,29 @@ def load(name: str) -> dict:
     return yaml.safe_load((ROOT / "safety" / name).read_text(encoding="utf-8"))
 
 
-def crisis_text(copy: dict, hotlines: dict, region: str, category: str, subject: str) -> str:
+def reply_text(template: str, copy: dict, hotlines: dict, region: str, category: str) -> str:
+    """A reviewed template with the region's emergency number and resources for the category."""
     data = hotlines["regions"][region]
     resources = " ".join(data[category]) + " " + hotlines["worldwide"]
-    text = " ".join(copy[subject][category].split())
+    text = " ".join(template.split())
     return text.format(not_emergency=copy["not_emergency"], emergency=data["emergency"], resources=resources)
+
+
+def crisis_text(copy: dict, hotlines: dict, region: str, category: str, subject: str) -> str:
+    return reply_text(copy[subject][category], copy, hotlines, region, category)
 
 
 def check_in_text(copy: dict, hotlines: dict, region: str, category: str, subject: str) -> str:
-    data = hotlines["regions"][region]
-    resources = " ".join(data[category]) + " " + hotlines["worldwide"]
-    text = " ".join(copy["check_in"][subject][category].split())
-    return text.format(not_emergency=copy["not_emergency"], emergency=data["emergency"], resources=resources)
+    return reply_text(copy["check_in"][subject][category], copy, hotlines, region, category)
+
+
+def condition(region: str, category: str, subject: str) -> list:
+    """The slot condition of one variation: the visitor's region, the category, who is at risk."""
+    return [
+        {"type": "slot", "name": "region", "value": region},
+        {"type": "slot", "name": "crisis_category", "value": category},
+        {"type": "slot", "name": "crisis_subject", "value": subject},
+    ]
 
 
 def declined_text(copy: dict, hotlines: dict, region: str) -> str:
@@ -59,11 +70,7 @@ def check_in_responses(copy: dict, hotlines: dict) -> dict:
             for subject in SUBJECTS:
                 asked.append(
                     {
-                        "condition": [
-                            {"type": "slot", "name": "region", "value": region},
-                            {"type": "slot", "name": "crisis_category", "value": category},
-                            {"type": "slot", "name": "crisis_subject", "value": subject},
-                        ],
+                        "condition": condition(region, category, subject),
                         "text": check_in_text(copy, hotlines, region, category, subject),
                         "buttons": buttons,
                         "custom": {"safety": "check_in", "category": category},
@@ -95,11 +102,7 @@ def render() -> str:
             for subject in SUBJECTS:
                 variations.append(
                     {
-                        "condition": [
-                            {"type": "slot", "name": "region", "value": region},
-                            {"type": "slot", "name": "crisis_category", "value": category},
-                            {"type": "slot", "name": "crisis_subject", "value": subject},
-                        ],
+                        "condition": condition(region, category, subject),
                         "text": crisis_text(copy, hotlines, region, category, subject),
                         "custom": {"safety": "crisis", "category": category},
                     }

@@ -17,6 +17,15 @@ RESPONSES = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text(
 ]
 HOTLINES = yaml.safe_load((ROOT / "safety" / "hotlines.yml").read_text())
 
+ALL = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"]
+
+
+def _conditioned(name: str, **wanted: str) -> dict:
+    for variation in ALL[name]:
+        if {c["name"]: c["value"] for c in variation.get("condition", [])} == wanted:
+            return variation
+    raise AssertionError(f"no {name} variation for {wanted}")
+
 
 def test_generated_domain_is_up_to_date() -> None:
     result = subprocess.run([sys.executable, "scripts/build_safety_domain.py", "--check"], cwd=ROOT)
@@ -24,11 +33,7 @@ def test_generated_domain_is_up_to_date() -> None:
 
 
 def _variation(region: str, category: str, subject: str) -> dict:
-    for variation in RESPONSES:
-        values = {c["name"]: c["value"] for c in variation.get("condition", [])}
-        if values == {"region": region, "crisis_category": category, "crisis_subject": subject}:
-            return variation
-    raise AssertionError(f"no variation for {region}/{category}/{subject}")
+    return _conditioned("utter_crisis", region=region, crisis_category=category, crisis_subject=subject)
 
 
 @pytest.mark.parametrize("region", sorted(HOTLINES["regions"]))
@@ -95,16 +100,6 @@ def test_help_line_per_region() -> None:
     assert "988" in data.help_line(None)
     assert "116 123" in data.help_line("uk")
     assert data.help_line("ZZ") == data.help_line("US")
-
-
-ALL = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"]
-
-
-def _conditioned(name: str, **wanted: str) -> dict:
-    for variation in ALL[name]:
-        if {c["name"]: c["value"] for c in variation.get("condition", [])} == wanted:
-            return variation
-    raise AssertionError(f"no {name} variation for {wanted}")
 
 
 @pytest.mark.parametrize("region", sorted(HOTLINES["regions"]))
