@@ -103,12 +103,13 @@ class CrisisTally:
     crisis: int = 0
     full: int = 0
     check_in: int = 0
-    wrong_category: int = 0
     calm: int = 0
     calm_full: int = 0
     calm_check_in: int = 0
     missed: List[str] = field(default_factory=list)
     alarms: List[Tuple[str, str]] = field(default_factory=list)
+    # caught with another category than the set's: (text, expected, got)
+    wrong_category: List[Tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def caught(self) -> int:
@@ -145,7 +146,9 @@ def tally_crisis_set(agent, path: Path) -> CrisisTally:
             continue
         result.full += found == "crisis"
         result.check_in += found == "check_in"
-        result.wrong_category += (parsed.get("crisis") or {}).get("category") != item.get("category")
+        got = (parsed.get("crisis") or {}).get("category")
+        if got != item.get("category"):
+            result.wrong_category.append((item["text"], str(item.get("category")), str(got)))
     for text, parsed in zip(calm, parse_all(agent, calm), strict=True):
         found = tier(parsed)
         if found:
@@ -247,16 +250,12 @@ def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
             else:
                 tally[0] += 1
     if CRISIS_EVAL.is_file():
-        crisis, _calm = crisis_set()
         tally = report.crisis_eval = tally_crisis_set(agent, CRISIS_EVAL)
         report.crisis_total, report.calm_total = tally.crisis, tally.calm
         report.crisis_missed = list(tally.missed)
         report.false_alarms = [text for text, found in tally.alarms if found == "crisis"]
         report.crisis_check_ins = [text for text, found in tally.alarms if found == "check_in"]
-        for item, parsed in zip(crisis, parse_all(agent, [c["text"] for c in crisis]), strict=True):
-            got = (parsed.get("crisis") or {}).get("category")
-            if tier(parsed) and got != item["category"]:
-                report.crisis_wrong_category.append((item["text"], item["category"], str(got)))
+        report.crisis_wrong_category = list(tally.wrong_category)
     for path in blind_crisis_files():
         report.blind_crisis[path.name] = tally_crisis_set(agent, path)
     if EMOTIONAL_OUT_OF_SCOPE.is_file():

@@ -49,6 +49,27 @@ def condition(region: str, category: str, subject: str) -> list:
     ]
 
 
+def per_slot(hotlines: dict, text_of, safety: str, buttons: list | None = None) -> list:
+    """One variation per (region, category, subject) with the `safety` payload, and the fallback used
+    when no slot condition matches (e.g. the slots could not be set): the default region's
+    suicide-prevention resources, the broadest help. `text_of(region, category, subject)` words it."""
+    extra = {"buttons": buttons} if buttons else {}
+    variations = [
+        {
+            "condition": condition(region, category, subject),
+            "text": text_of(region, category, subject),
+            **extra,
+            "custom": {"safety": safety, "category": category},
+        }
+        for region in hotlines["regions"]
+        for category in CATEGORIES
+        for subject in SUBJECTS
+    ]
+    fallback = text_of(hotlines["default_region"], "suicide", "self")
+    variations.append({"text": fallback, **extra, "custom": {"safety": safety, "category": "suicide"}})
+    return variations
+
+
 def declined_text(copy: dict, hotlines: dict, region: str) -> str:
     help_line = hotlines["regions"][region]["help_line"]
     # "Help is still here: call …" reads as "help is there: call …" inside a sentence
@@ -64,57 +85,21 @@ def check_in_responses(copy: dict, hotlines: dict) -> dict:
         {"title": copy["check_in_yes"], "payload": "/affirm"},
         {"title": copy["check_in_no"], "payload": "/deny"},
     ]
-    asked, declined = [], []
-    for region in hotlines["regions"]:
-        for category in CATEGORIES:
-            for subject in SUBJECTS:
-                asked.append(
-                    {
-                        "condition": condition(region, category, subject),
-                        "text": check_in_text(copy, hotlines, region, category, subject),
-                        "buttons": buttons,
-                        "custom": {"safety": "check_in", "category": category},
-                    }
-                )
-        declined.append(
-            {
-                "condition": [{"type": "slot", "name": "region", "value": region}],
-                "text": declined_text(copy, hotlines, region),
-            }
-        )
-    asked.append(
+    asked = per_slot(hotlines, lambda r, c, s: check_in_text(copy, hotlines, r, c, s), "check_in", buttons)
+    declined = [
         {
-            "text": check_in_text(copy, hotlines, default, "suicide", "self"),
-            "buttons": buttons,
-            "custom": {"safety": "check_in", "category": "suicide"},
+            "condition": [{"type": "slot", "name": "region", "value": region}],
+            "text": declined_text(copy, hotlines, region),
         }
-    )
+        for region in hotlines["regions"]
+    ]
     declined.append({"text": declined_text(copy, hotlines, default)})
     return {"utter_crisis_check_in": asked, "utter_check_in_declined": declined}
 
 
 def render() -> str:
     hotlines, copy = load("hotlines.yml"), load("crisis_copy.yml")
-    default = hotlines["default_region"]
-    variations = []
-    for region in hotlines["regions"]:
-        for category in CATEGORIES:
-            for subject in SUBJECTS:
-                variations.append(
-                    {
-                        "condition": condition(region, category, subject),
-                        "text": crisis_text(copy, hotlines, region, category, subject),
-                        "custom": {"safety": "crisis", "category": category},
-                    }
-                )
-    # Used only when no slot condition matches (e.g. the slots could not be set): the default region's
-    # suicide-prevention resources, the broadest help.
-    variations.append(
-        {
-            "text": crisis_text(copy, hotlines, default, "suicide", "self"),
-            "custom": {"safety": "crisis", "category": "suicide"},
-        }
-    )
+    variations = per_slot(hotlines, lambda r, c, s: crisis_text(copy, hotlines, r, c, s), "crisis")
     responses = {"utter_crisis": variations, **check_in_responses(copy, hotlines)}
     domain = {"version": "3.1", "responses": responses}
     return HEADER + yaml.safe_dump(domain, sort_keys=False, allow_unicode=True, width=120)

@@ -26,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from haven import evaluation  # noqa: E402
 from haven.encoder import Encoder  # noqa: E402
 from nlu_components.crisis import (  # noqa: E402
     CrisisJudge,
@@ -40,22 +41,14 @@ def nlu_texts(crisis: bool) -> list:
     for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
             if block.get("intent") and (block["intent"] in risk_model.NOT_CALM_INTENTS) == crisis:
-                for line in (block.get("examples") or "").splitlines():
-                    if line.strip().startswith("- "):
-                        texts.append(line.strip()[2:].strip())
+                texts += evaluation.examples(block.get("examples") or "")
     return texts
 
 
-def train(examples, encoder, calm, config):
-    examples = examples + risk_model.categorised(nlu_texts(crisis=True), ROOT / "safety" / "crisis_patterns")
-    texts, vectors, labels, crisis_chunks = risk_model.training_set(examples, encoder, calm)
-    scorer = risk_model.fit(texts, vectors, labels, config)
-    for index, pieces, chunk_vectors in crisis_chunks:
-        worst = int(np.argmax(scorer.risk(pieces, chunk_vectors)))
-        texts.append(pieces[worst])
-        vectors = np.vstack([vectors, chunk_vectors[worst : worst + 1]])
-        labels.append(examples[index].label)
-    return risk_model.fit(texts, vectors, labels, config)
+def demotions(judge: CrisisJudge, text: str, category: str) -> int:
+    """How many tiers the patterns' checks take off a model alarm on `text` (0, 1, or 2 = all)."""
+    verdict = judge.judge_model(text, 1.0, category, 0.5, 0.0)
+    return 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
 
 
 def main() -> int:
@@ -68,16 +61,24 @@ def main() -> int:
         # scores as saved; pattern decisions and the checks again, with today's pattern files
         judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
         rows = []
-        for label, _pattern, score, _demotions, text, category in json.loads(args.rows.read_text()):  # noqa: B007
-            verdict = judge.judge_model(text, 1.0, category, 0.5, 0.0)
-            demotions = 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
-            rows.append((label, judge.detect(text) is not None, score, demotions, text, category))
+        for label, _pattern, score, _demotions, text, category in json.loads(args.rows.read_text()):
+            rows.append(
+                (
+                    label,
+                    judge.detect(text) is not None,
+                    score,
+                    demotions(judge, text, category),
+                    text,
+                    category,
+                )
+            )
         return report(rows)
     config = {"C": args.C, "class_weight": "balanced", "embedding_weight": args.embedding_weight}
     encoder = Encoder(cache_size=100_000)
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
     examples = risk_data.load(ROOT / "data" / "crisis")
     calm = nlu_texts(crisis=False)
+    nlu_crisis = risk_model.categorised(nlu_texts(crisis=True), ROOT / "safety" / "crisis_patterns")
     by_writer = defaultdict(list)
     for example in examples:
         by_writer[example.source].append(example)
@@ -88,15 +89,15 @@ def main() -> int:
     for writer, held_out in sorted(by_writer.items()):
         training = [e for e in examples if e.source != writer]
         held_calm = set(quarters[writer])
-        scorer = train(training, encoder, [t for t in calm if t not in held_calm], config)
+        scorer, _labels = risk_model.train_scorer(
+            training + nlu_crisis, encoder, [t for t in calm if t not in held_calm], config
+        )
         held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters[writer]]
         for example in held_out:
-            pieces = encoder.chunks(example.text)
-            found = scorer.judge(pieces, encoder.encode(pieces))
+            found = risk_model.score_text(scorer, encoder, example.text)
             pattern = judge.detect(example.text) is not None
-            verdict = judge.judge_model(example.text, 1.0, found["category"], 0.5, 0.0)
-            demotions = 2 if verdict is None else (0 if verdict.tier == "crisis" else 1)
-            rows.append((example.label, pattern, found["score"], demotions, example.text, found["category"]))
+            lowered = demotions(judge, example.text, found["category"])
+            rows.append((example.label, pattern, found["score"], lowered, example.text, found["category"]))
         print(f"held out {writer}: {len(held_out)} messages", flush=True)
     if args.rows:
         args.rows.write_text(json.dumps(rows))

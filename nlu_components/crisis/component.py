@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -44,7 +43,7 @@ from spacy.tokens import Doc
 
 from haven import safety
 from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
-from nlu_components.crisis.patterns import CATEGORIES
+from nlu_components.crisis.patterns import CATEGORIES, resolve_path
 from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY
 from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
 
@@ -55,7 +54,6 @@ CHECK_IN_INTENT = "crisis_check_in"
 FALLBACK_INTENT = "nlu_fallback"
 # Intents set over the classifier's by other components; the classifier's own guess comes after them.
 NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT, CONTACT_INTENT)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _as_float(value: Any) -> float:
@@ -79,14 +77,6 @@ def sentence_around(text: str, start: int, end: int, limit: int = 300) -> str:
     found = _SENTENCE_END.search(text, end, min(len(text), end + limit))
     last = found.end() if found else min(len(text), end + limit)
     return text[first:last].strip()
-
-
-def _resolve(path: str) -> Path:
-    """Finds the pattern folder relative to the working directory or the project root."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return PROJECT_ROOT / candidate
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -134,7 +124,7 @@ class CrisisDetector(GraphComponent):
     def __init__(self, config: Dict[str, Any]) -> None:
         """Loads and compiles the patterns. Fails loudly: a detector without data is unsafe."""
         self.component_config = config
-        self._path = _resolve(config["patterns"])
+        self._path = resolve_path(config["patterns"])
         self.judge = CrisisJudge.load(self._path)
 
     def detect(

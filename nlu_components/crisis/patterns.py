@@ -54,6 +54,18 @@ class Rule:
     yields_to: Tuple[str, ...] = ()  # categories ranked before this rule's when they also match
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_path(path: str) -> Path:
+    """A data path from config.yml: as given when absolute or found from the working directory,
+    else relative to the project root (the servers and tests do not all start there)."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return PROJECT_ROOT / candidate
+
+
 def load(folder: Path, nlp: Language) -> Patterns:
     """Reads, merges and compiles the pattern folder. Fails loudly: a detector without data is unsafe."""
     spec = read_folder(folder)

@@ -40,7 +40,8 @@ class Example:
     source: str = ""
 
 
-def _key(text: str) -> str:
+def key(text: str) -> str:
+    """Case and spacing ignored: two texts that differ only there are the same example."""
     return " ".join(text.lower().split())
 
 
@@ -87,15 +88,16 @@ def load(folder: Path) -> List[Example]:
     kept: List[Example] = []
     for path in files(folder):
         for example in read_file(path):
-            key = _key(example.text)
-            if key in seen:
-                if seen[key].label != example.label:
+            text_key = key(example.text)
+            if text_key in seen:
+                first = seen[text_key]
+                if first.label != example.label:
                     raise RiskDataError(
-                        f"{path}: {example.text[:60]!r} is {example.label} here and {seen[key].label} in "
-                        f"{seen[key].source}"
+                        f"{path}: {example.text[:60]!r} is {example.label} here and {first.label} in "
+                        f"{first.source}"
                     )
                 continue
-            seen[key] = example
+            seen[text_key] = example
             kept.append(example)
     if not any(e.label != CALM for e in kept) or not any(e.label == CALM for e in kept):
         raise RiskDataError(f"{folder}: needs both crisis and calm examples")

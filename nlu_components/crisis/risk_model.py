@@ -42,6 +42,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu_components.crisis import risk_data
+from nlu_components.crisis.patterns import resolve_path
 from nlu_components.input_guard import CRISIS_TEXT_KEY
 
 logger = logging.getLogger(__name__)
@@ -50,16 +51,10 @@ RISK_KEY = "crisis_risk"
 # In-process only (never in the parse output): a function that scores one piece of text, for the
 # crisis detector to ask about the sentence a pattern matched in (component.py, the pattern floor).
 SCORER_KEY = "haven_crisis_risk_scorer"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 WEIGHTS_FILE = "risk_model.npz"
 # Rasa NLU intents whose examples are not calm (everything else the assistant is trained on is
 # ordinary traffic, the best negatives there are).
 NOT_CALM_INTENTS = frozenset({"crisis"})
-
-
-def _resolve(path: str) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() or candidate.exists() else PROJECT_ROOT / candidate
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -207,16 +202,41 @@ def training_set(
     )
 
 
+def train_scorer(
+    examples: Sequence[risk_data.Example], encoder, nlu_calm: Sequence[str], config: Dict[str, Any]
+) -> tuple[RiskScorer, List[str]]:
+    """The whole training, shared by `rasa train` and scripts/crisis_model_cv.py: a first model, then
+    each long crisis post's riskiest chunk (by that model) added with the post's label, and the final
+    model fitted on it all. Returns the model and the labels it was fitted on."""
+    texts, vectors, labels, crisis_chunks = training_set(examples, encoder, nlu_calm)
+    scorer = fit(texts, vectors, labels, config)
+    if not crisis_chunks:
+        return scorer, labels
+    riskiest = []
+    for index, pieces, chunk_vectors in crisis_chunks:
+        worst = int(np.argmax(scorer.risk(pieces, chunk_vectors)))
+        texts.append(pieces[worst])
+        riskiest.append(chunk_vectors[worst : worst + 1])
+        labels.append(examples[index].label)
+    return fit(texts, np.vstack([vectors, *riskiest]), labels, config), labels
+
+
+def score_text(scorer: RiskScorer, encoder, text: str) -> Dict[str, Any]:
+    """A message as the server reads it: its chunks scored, the riskiest counts."""
+    pieces = encoder.chunks(text)
+    return scorer.judge(pieces, encoder.encode(pieces))
+
+
 def nlu_examples(
     training_data: TrainingData, known: Sequence[risk_data.Example]
 ) -> tuple[List[str], List[str]]:
     """The Rasa NLU examples: (calm ones, crisis ones), those already in data/crisis left out."""
-    seen = {" ".join(e.text.lower().split()) for e in known}
+    seen = {risk_data.key(e.text) for e in known}
     calm, crisis = [], []
     for message in training_data.intent_examples:
         text = message.get(TEXT)
-        if isinstance(text, str) and text.strip() and " ".join(text.lower().split()) not in seen:
-            seen.add(" ".join(text.lower().split()))
+        if isinstance(text, str) and text.strip() and risk_data.key(text) not in seen:
+            seen.add(risk_data.key(text))
             (crisis if message.get(INTENT) in NOT_CALM_INTENTS else calm).append(text)
     return calm, crisis
 
@@ -265,11 +285,11 @@ class CrisisRiskModel(GraphComponent):
         from haven.encoder import pins
 
         digest = hashlib.sha256()
-        folder = _resolve(str(config.get("data", "data/crisis")))
+        folder = resolve_path(str(config.get("data", "data/crisis")))
         for path in risk_data.files(folder) if folder.is_dir() else []:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
-        patterns = _resolve(str(config.get("patterns", "safety/crisis_patterns")))
+        patterns = resolve_path(str(config.get("patterns", "safety/crisis_patterns")))
         for path in sorted(patterns.glob("*.yml")) if patterns.is_dir() else []:
             digest.update(path.read_bytes())  # they categorise the NLU crisis examples
         digest.update(pins.fingerprint().encode())
@@ -305,23 +325,13 @@ class CrisisRiskModel(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         encoder = self._encoder()
-        examples = risk_data.load(_resolve(str(self.config["data"])))
+        examples = risk_data.load(resolve_path(str(self.config["data"])))
         nlu_calm, nlu_crisis = nlu_examples(training_data, examples)
         if not self.config["nlu_examples_as_calm"]:
             nlu_calm = []
         if self.config["nlu_crisis_examples"] and nlu_crisis:
-            examples = examples + categorised(nlu_crisis, _resolve(str(self.config["patterns"])))
-        texts, vectors, labels, crisis_chunks = training_set(examples, encoder, nlu_calm)
-        scorer = fit(texts, vectors, labels, self.config)
-        if crisis_chunks:
-            # Second pass: each long crisis post also trains as its riskiest chunk.
-            for index, pieces, chunk_vectors in crisis_chunks:
-                worst = int(np.argmax(scorer.risk(pieces, chunk_vectors)))
-                texts.append(pieces[worst])
-                vectors = np.vstack([vectors, chunk_vectors[worst : worst + 1]])
-                labels.append(examples[index].label)
-            scorer = fit(texts, vectors, labels, self.config)
-        self.scorer = scorer
+            examples = examples + categorised(nlu_crisis, resolve_path(str(self.config["patterns"])))
+        self.scorer, labels = train_scorer(examples, encoder, nlu_calm, self.config)
         logger.info(
             "Crisis risk model trained on %d examples (%d crisis, %d calm incl. %d NLU examples and chunks).",
             len(labels),
@@ -357,9 +367,7 @@ class CrisisRiskModel(GraphComponent):
     def score(self, text: str) -> Optional[Dict[str, Any]]:
         if self.scorer is None or not isinstance(text, str) or not text.strip():
             return None
-        encoder = self._encoder()
-        pieces = encoder.chunks(text)
-        return self.scorer.judge(pieces, encoder.encode(pieces))
+        return score_text(self.scorer, self._encoder(), text)
 
     def score_piece(self, text: str) -> float:
         """P(not calm) of one short piece of text (a sentence), read whole."""
@@ -375,6 +383,3 @@ class CrisisRiskModel(GraphComponent):
                 message.set(RISK_KEY, found, add_to_output=True)
                 message.set(SCORER_KEY, self.score_piece)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
