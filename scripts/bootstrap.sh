@@ -11,6 +11,8 @@ VENV=.venv
 LOCK=requirements/lock.txt
 BUILD_DEBS=(libfreetype-dev libqhull-dev pkg-config)   # matplotlib 3.5 builds from source on 3.11
 TEST_DEBS=(postgresql redis-server chromium)
+NODE_DEBS=(nodejs npm)                                 # only when the machine has no node/npm of its own
+JS_TEST_CLIENTS=tests/js                               # npm clients the tests drive (socket.io-client, rasa-webchat, axe-core)
 
 missing_debs() {
   local pkg
@@ -34,8 +36,21 @@ ensure_debs() {
   fi
 }
 
+# The outside JavaScript clients the tests drive, from package-lock.json (npm ci), stamped on its hash.
+install_js_test_clients() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ensure_debs "${NODE_DEBS[@]}" || return 1
+  fi
+  local js_stamp="$JS_TEST_CLIENTS/node_modules/.installed-$(sha256sum "$JS_TEST_CLIENTS/package-lock.json" | cut -c1-16)"
+  [ -f "$js_stamp" ] && return 0
+  echo "Installing the JavaScript test clients into $JS_TEST_CLIENTS/node_modules (npm ci)…"
+  (cd "$JS_TEST_CLIENTS" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null) || return 1
+  touch "$js_stamp"
+}
+
 if [ "${1:-}" = "--system-test-deps" ]; then
   ensure_debs "${TEST_DEBS[@]}" || echo "(tests that need them will be skipped with a reason)" >&2
+  install_js_test_clients || echo "(tests that drive the npm clients will be skipped with a reason)" >&2
   exit 0
 fi
 
