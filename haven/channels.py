@@ -52,9 +52,12 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from haven import sanic_websocket
 from haven.text import clean_text, shorten
 
 logger = logging.getLogger(__name__)
+
+sanic_websocket.install()  # socket.io's websocket transport on Sanic 21.12 + Python 3.11
 
 #: Longest message kept in the conversation; the NLU reads less (config.yml, InputGuard).
 MAX_MESSAGE_CHARS = 20_000

@@ -4,6 +4,16 @@
 only some of the servers (one machine of a scale-out deployment, deploy/README.md). Each server runs in its
 own process group and dies with its parent (PR_SET_PDEATHSIG), so Ctrl-C, a crash or a killed
 launcher never leaves orphans holding the ports.
+
+`main()` supervises (issue 11): a server that exits is restarted with backoff (haven/supervisor.py)
+while the others keep serving, and given up on after too many crashes in a short window; every
+restart is logged (names, exit codes and times, never visitor text). It also runs the retention purge
+(haven/retention.py) as a child process every HAVEN_PURGE_INTERVAL_HOURS, and warns at start about
+data files other users could read (haven/file_modes.py). Every server creates its files owner-only.
+
+Secrets never appear on a command line (issue 12.3): the Rasa API token and the action server's
+shared secret travel in the servers' environments (readable only by Haven's user), generated per
+launch unless RASA_AUTH_TOKEN / HAVEN_ACTION_TOKEN are set.
 """
 
 from __future__ import annotations
@@ -21,10 +31,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Dict, List, Optional
+from typing import IO, Callable, Dict, List, Optional
 
+from haven import file_modes
 from haven import settings as settings_module
 from haven.settings import ROOT, Settings
+from haven.supervisor import RestartPolicy
 
 MODEL_FILE = "haven.tar.gz"
 STOP_GRACE_SECONDS = 15
@@ -55,6 +67,12 @@ class Service:
     health_url: str
     env: Dict[str, str] = field(default_factory=dict, repr=False)
     process: Optional[subprocess.Popen] = None
+    # Supervision (Stack.supervise): when to restart it, whether it is back, whether we gave up.
+    restarts: RestartPolicy = field(default_factory=RestartPolicy, repr=False)
+    restart_at: Optional[float] = None
+    down_since: Optional[float] = None
+    recovering: bool = False
+    given_up: bool = False
 
 
 def cors_origins(settings: Settings) -> List[str]:
@@ -66,7 +84,8 @@ def cors_origins(settings: Settings) -> List[str]:
 def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     """The servers this launcher starts: all three by default, those named in HAVEN_SERVICES otherwise."""
     model = settings.model_dir / MODEL_FILE if settings.model_dir.is_dir() else settings.model_dir
-    # haven.rasa_server is Rasa's own CLI with one speed fix (the action response schema compiled once).
+    # haven.rasa_server is Rasa's own CLI with one speed fix (the action response schema compiled once);
+    # it also turns on the HTTP API behind HAVEN_RASA_API_TOKEN from its environment.
     rasa = [
         python, "-m", "haven.rasa_server", "run",
         "--model", str(model),
@@ -78,29 +97,38 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     ]  # fmt: skip
     # The HTTP API (tracker access, model replacement) only ever exists behind a token: RASA_AUTH_TOKEN
     # when set, otherwise a random one for this launch. The website server gets it through its
-    # environment (to forget conversations); it never reaches the browser or the logs.
+    # environment (to forget conversations); it never reaches the browser, the logs or a command line.
     token = settings.rasa_auth_token or secrets.token_urlsafe(32)
-    rasa += ["--enable-api", "--auth-token", token]
+    # The action server's shared secret (endpoints.yml sends it; haven/action_server.py checks it).
+    action_token = settings.action_token or secrets.token_urlsafe(32)
+    policy = dict(limit=settings.restart_limit, window_s=float(settings.restart_window_s))
     every = {
         "actions": Service(
             "action server",
             [python, "-m", "haven.action_server", "--actions", "actions"]
             + ["--port", str(settings.action_port)],
             f"http://{settings.host}:{settings.action_port}/health",
-            {"SANIC_HOST": settings.host},
+            {"SANIC_HOST": settings.host, "HAVEN_ACTION_TOKEN": action_token},
+            restarts=RestartPolicy(**policy),
         ),
         "website": Service(
             "website",
             [python, "-m", "website"],
             f"http://{settings.host}:{settings.site_port}/health",
             {"HAVEN_RASA_API_TOKEN": token},
+            restarts=RestartPolicy(**policy),
         ),
         # Rasa reads SANIC_WORKERS itself; it is set from the settings so a Stack's own env is honoured.
         "rasa": Service(
             "rasa server",
             rasa,
             f"http://{settings.host}:{settings.rasa_port}/",
-            {"SANIC_WORKERS": str(settings.sanic_workers)},
+            {
+                "SANIC_WORKERS": str(settings.sanic_workers),
+                "HAVEN_RASA_API_TOKEN": token,
+                "HAVEN_ACTION_TOKEN": action_token,
+            },
+            restarts=RestartPolicy(**policy),
         ),
     }
     return [every[name] for name in ("actions", "website", "rasa") if name in settings.services]
@@ -161,9 +189,22 @@ def check_endpoints(settings: Settings, env: Dict[str, str]) -> None:
         )
 
 
+def check_secrets(settings: Settings) -> None:
+    """A launcher that starts the Rasa server or the action server without the other cannot share a
+    per-launch secret with it: the same HAVEN_ACTION_TOKEN must then be set on every machine."""
+    alone = ("rasa" in settings.services) != ("actions" in settings.services)
+    if alone and not settings.action_token:
+        raise StackError(
+            "HAVEN_ACTION_TOKEN must be set (the same long random value for the Rasa servers and the "
+            "action servers) when this launcher starts only one of them (deploy/README.md)"
+        )
+
+
 def _die_with_parent() -> None:
-    """Runs in the child before exec: own process group, and SIGTERM if the launcher dies."""
+    """Runs in the child before exec: own process group, owner-only files, and SIGTERM if the
+    launcher dies."""
     os.setsid()
+    os.umask(file_modes.OWNER_ONLY_UMASK)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
@@ -214,6 +255,8 @@ class Stack:
         self.env = env
         self.services = services(settings, python)
         self._logs: List[IO[bytes]] = []
+        self._log_of: Dict[str, IO[bytes]] = {}
+        self._env: Dict[str, str] = {}
 
     def start(self, timeout: float = 240.0) -> None:
         self.spawn()
@@ -237,20 +280,26 @@ class Stack:
             )
         env = runtime_env(s, self.env)
         check_endpoints(s, env)
+        check_secrets(s)
+        self._env = env
         for service in self.services:
-            out: Optional[IO[bytes]] = None
             if self.log_dir is not None:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 out = open(self.log_dir / f"{service.name.replace(' ', '-')}.log", "wb")
                 self._logs.append(out)
-            service.process = subprocess.Popen(
-                service.argv,
-                cwd=ROOT,
-                env={**env, **service.env},
-                stdout=out,
-                stderr=subprocess.STDOUT if out else None,
-                preexec_fn=_die_with_parent,
-            )
+                self._log_of[service.name] = out
+            self._popen(service)
+
+    def _popen(self, service: Service) -> None:
+        out = self._log_of.get(service.name)
+        service.process = subprocess.Popen(
+            service.argv,
+            cwd=ROOT,
+            env={**self._env, **service.env},
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            preexec_fn=_die_with_parent,
+        )
 
     def wait_until_ready(self, timeout: float = 240.0) -> None:
         """Returns when every server answers its health check; stops them all on a failure."""
@@ -279,6 +328,46 @@ class Stack:
     def failed(self) -> Optional[Service]:
         """The first service that has exited, if any."""
         return next((s for s in self.services if s.process and s.process.poll() is not None), None)
+
+    def supervise(self, say: Callable[[str], None], now: Optional[float] = None) -> bool:
+        """One round of supervision; call it every half second or so from the thread that spawned
+        the servers. Restarts what exited (after its backoff), reports when it answers again, and
+        gives up on a server that crashed too often. False when every server was given up on."""
+        now = time.monotonic() if now is None else now
+        for service in self.services:
+            if service.given_up or service.process is None:
+                continue
+            code = service.process.poll()
+            if code is not None and service.restart_at is None:
+                _signal_group(service.process, signal.SIGKILL)  # its workers, so the port is free
+                service.down_since = service.down_since or now
+                delay = service.restarts.crashed(now)
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                if delay is None:
+                    service.given_up = True
+                    say(
+                        f"The {service.name} {how} and has crashed {service.restarts.recent} times in "
+                        f"{service.restarts.window_s / 60:.0f} minutes; Haven has stopped restarting it. "
+                        f"The other servers keep running.{self._hint()} Restart Haven once it is fixed."
+                    )
+                    continue
+                service.restart_at = now + delay
+                say(
+                    f"The {service.name} {how}; restarting it in {delay:.0f} s "
+                    f"(crash {service.restarts.recent} of at most {service.restarts.limit} in "
+                    f"{service.restarts.window_s / 60:.0f} minutes). The other servers keep running."
+                )
+            elif service.restart_at is not None and now >= service.restart_at:
+                service.restart_at = None
+                service.recovering = True
+                self._popen(service)
+                say(f"Restarted the {service.name} (pid {service.process.pid}).")
+            elif service.recovering and code is None and _answers(service.health_url):
+                service.recovering = False
+                down = now - (service.down_since or now)
+                service.down_since = None
+                say(f"The {service.name} is answering again ({down:.0f} s after it stopped).")
+        return not all(service.given_up for service in self.services)
 
     def stop(self) -> None:
         running = [s.process for s in self.services if s.process and s.process.poll() is None]
@@ -312,8 +401,49 @@ def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
         pass
 
 
+def say(message: str) -> None:
+    """A supervision line on the launcher's stderr, with the time (never visitor text)."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+class PeriodicPurge:
+    """`python -m haven.retention` as a child process at start and every `interval_h` hours, on the
+    launcher that starts the website (one per deployment); its counts go to the launcher's output."""
+
+    def __init__(self, settings: Settings, python: str = sys.executable):
+        self.interval_s = settings.purge_interval_hours * 3600
+        self.enabled = self.interval_s > 0 and "website" in settings.services
+        self.argv = [python, "-m", "haven.retention"]
+        self.env = runtime_env(settings)
+        self.process: Optional[subprocess.Popen] = None
+        self.next_at = 0.0
+
+    def tick(self, now: float) -> None:
+        if not self.enabled:
+            return
+        if self.process is not None and self.process.poll() is not None:
+            if self.process.returncode:
+                say(f"The retention purge failed (exit code {self.process.returncode}); see above.")
+            self.process = None
+        if self.process is None and now >= self.next_at:
+            self.next_at = now + self.interval_s
+            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, preexec_fn=_die_with_parent)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process, signal.SIGKILL)
+                self.process.wait()
+
+
 def main() -> int:
+    file_modes.owner_only()  # var/, the databases and every server's files: 0600 / 0700
     settings = settings_module.load()
+    for warning in file_modes.warnings(settings):
+        print(warning, file=sys.stderr, flush=True)
     stack = Stack(settings)
     stopping = False
 
@@ -347,14 +477,16 @@ def main() -> int:
     which = "all three" if everything else "it" if len(stack.services) == 1 else "them"
     print("\nHaven is running:\n" + "\n".join(shown) + f"\nPress Ctrl-C to stop {which}.\n", flush=True)
     code = 0
+    purge = PeriodicPurge(settings)
     while not stopping:
-        crashed = stack.failed()
-        if crashed:
-            print(f"The {crashed.name} stopped unexpectedly; stopping the others.", file=sys.stderr)
+        if not stack.supervise(say):
+            say("Every server has been given up on; stopping.")
             code = 1
             break
+        purge.tick(time.monotonic())
         time.sleep(0.5)
     print("Stopping Haven…", flush=True)
+    purge.stop()
     stack.stop()
     print("All servers stopped.", flush=True)
     return code

@@ -7,6 +7,12 @@ pipeline, the policies and the action server together (docs/benchmarks.md, "Wher
 goes"). The fix compiles the schema once and validates each response against it exactly as before:
 the same schema, the same validator class, the same best-match error with Rasa's own message.
 
+It also keeps the Rasa HTTP API's token off the command line (issue 12.3: `ps` shows every process's
+arguments to every local user): `run` gets `--enable-api --auth-token …` added inside this process
+from HAVEN_RASA_API_TOKEN (the launcher's per-launch token, or RASA_AUTH_TOKEN), so the token is in
+the environment, readable only by Haven's user, and never in /proc/<pid>/cmdline. Without a token
+the API stays off.
+
 The launcher runs the Rasa server through this module. Anything unexpected (another Rasa version
 without this method, a jsonschema without these functions) leaves Rasa unpatched with a warning:
 a speed fix must never stop the server.
@@ -15,7 +21,8 @@ a speed fix must never stop the server.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Text
+import sys
+from typing import Any, Dict, List, Optional, Text
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +77,20 @@ def install_action_response_validator() -> bool:
     return True
 
 
+def api_arguments(argv: List[str], token: Optional[str]) -> List[str]:
+    """argv with Rasa's HTTP API turned on behind `token` for `run` (unchanged without a token)."""
+    if not token or len(argv) < 2 or argv[1] != "run" or "--auth-token" in argv:
+        return list(argv)
+    return [*argv, "--enable-api", "--auth-token", token]
+
+
 def main() -> None:
     from rasa.__main__ import main as rasa_main
 
+    from haven import settings
+
+    # Changes this interpreter's sys.argv only; the process's command line (ps) stays as launched.
+    sys.argv = api_arguments(sys.argv, settings.load().rasa_api_token)
     install_action_response_validator()
     rasa_main()
 

@@ -136,6 +136,22 @@ class Settings:
     encoder_dir: Optional[Path] = None
     encoder_cache_size: int = 4096
     encoder_threads: int = 0
+    # ---- Reliability, retention and the action server's secret (issue 11, issue 12.2) ----
+    # The shared secret the Rasa server sends to the action server (`Authorization: Bearer …`,
+    # endpoints.yml); the action server refuses every request without it. Unset: the launcher makes
+    # a random one per launch, so it must be set (the same everywhere) only when the servers are
+    # started by different launchers (deploy/README.md).
+    action_token: Optional[str] = field(default=None, repr=False)
+    # Supervision in the launcher: a server that exits is restarted after 1 s, then 2, 4, … up to
+    # 30 s; after more than `restart_limit` crashes within `restart_window_s` it is left stopped.
+    restart_limit: int = 6
+    restart_window_s: int = 600
+    # Retention (haven/retention.py, `make purge`): a conversation is deleted this many days after its
+    # last message; a booking, hand-off or safety event this many days after it was marked handled
+    # (never while unhandled). The launcher purges every `purge_interval_hours` (0: only `make purge`).
+    retain_conversation_days: int = 30
+    retain_handled_days: int = 180
+    purge_interval_hours: float = 6.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -238,7 +254,36 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         encoder_dir=_path(env, "HAVEN_ENCODER_DIR", None),  # type: ignore[arg-type]
         encoder_cache_size=_count(env, "HAVEN_ENCODER_CACHE_SIZE", Settings.encoder_cache_size),
         encoder_threads=_count(env, "HAVEN_ENCODER_THREADS", Settings.encoder_threads),
+        # ---- Reliability, retention and the action server's secret (issue 11, issue 12.2) ----
+        action_token=_optional(env, "HAVEN_ACTION_TOKEN"),
+        restart_limit=_count(env, "HAVEN_RESTART_LIMIT", Settings.restart_limit),
+        restart_window_s=_positive(env, "HAVEN_RESTART_WINDOW_SECONDS", Settings.restart_window_s),
+        retain_conversation_days=_positive(
+            env, "HAVEN_RETAIN_CONVERSATIONS_DAYS", Settings.retain_conversation_days
+        ),
+        retain_handled_days=_positive(env, "HAVEN_RETAIN_HANDLED_DAYS", Settings.retain_handled_days),
+        purge_interval_hours=_hours(env, "HAVEN_PURGE_INTERVAL_HOURS", Settings.purge_interval_hours),
     )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a number of hours, got {raw!r}") from error
+    if not value >= 0:
+        raise ValueError(f"{name} must be 0 (off) or more, got {raw!r}")
+    return value
 
 
 def _workers(env: Mapping[str, str]) -> int:

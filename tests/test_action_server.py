@@ -10,6 +10,8 @@ from rasa_sdk import Action
 from haven import action_server
 
 SECRET = "Zelda Quux, zelda@example.org, he lied to me"
+TOKEN = "action-test-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class ActionTestCrash(Action):
@@ -40,9 +42,9 @@ def request_body() -> dict:
 
 
 def test_a_failed_action_returns_its_type_and_logs_no_visitor_data(caplog) -> None:
-    app = action_server.create_app("actions")
+    app = action_server.create_app("actions", token=TOKEN)
     with caplog.at_level(logging.DEBUG):
-        _, response = app.test_client.post("/webhook", json=request_body())
+        _, response = app.test_client.post("/webhook", json=request_body(), headers=AUTH)
     assert response.status == 500
     assert response.json == {"error": "ValueError"}
     assert "ValueError" in caplog.text and "test_action_server.py" in caplog.text
@@ -51,8 +53,28 @@ def test_a_failed_action_returns_its_type_and_logs_no_visitor_data(caplog) -> No
 
 
 def test_a_working_action_is_unchanged() -> None:
-    app = action_server.create_app("actions")
+    app = action_server.create_app("actions", token=TOKEN)
     _, response = app.test_client.get("/health")
     assert response.status == 200
-    _, listed = app.test_client.get("/actions")
+    _, listed = app.test_client.get("/actions", headers=AUTH)
     assert {"name": "action_explain_topic"} in listed.json
+
+
+def test_every_request_without_the_shared_secret_is_refused_before_any_action_runs() -> None:
+    app = action_server.create_app("actions", token=TOKEN)
+    body = request_body()  # action_test_crash would answer 500: a 401 means it never ran
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                    {"Authorization": f"Basic {TOKEN}"}, {"Content-Type": "text/plain"}):  # fmt: skip
+        _, response = app.test_client.post("/webhook", json=body, headers=headers)
+        assert response.status == 401, headers
+        assert response.json == {"error": "unauthorized"}
+    _, listed = app.test_client.get("/actions")
+    assert listed.status == 401
+    _, health = app.test_client.get("/health")
+    assert health.status == 200, "the health check stays open"
+
+
+def test_an_action_server_without_a_secret_refuses_everything() -> None:
+    app = action_server.create_app("actions", token="")
+    _, response = app.test_client.post("/webhook", json=request_body(), headers={"Authorization": "Bearer "})
+    assert response.status == 401

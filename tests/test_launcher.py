@@ -28,19 +28,35 @@ def _alive(pid: int) -> bool:
         return stat.read().split()[2] != "Z"
 
 
-def test_rasa_api_is_never_enabled_without_a_token() -> None:
-    def api_args(env):
-        services = {s.name: s for s in launcher.services(settings_module.load(env))}
-        rasa, site = services["rasa server"], services["website"]
-        args = rasa.argv[rasa.argv.index("--enable-api") :][:3]
-        assert args[:2] == ["--enable-api", "--auth-token"]
-        assert site.env["HAVEN_RASA_API_TOKEN"] == args[2], "the website server gets the same token"
-        assert args[2] not in repr(site), "the token is kept out of reprs (and so out of logs)"
-        return args[2]
+def test_rasa_api_is_never_enabled_without_a_token_and_no_secret_is_on_a_command_line() -> None:
+    from haven.rasa_server import api_arguments
 
-    assert api_args({"RASA_AUTH_TOKEN": "s3cret"}) == "s3cret"
-    first, second = api_args({}), api_args({})
+    def api_token(env):
+        services = {s.name: s for s in launcher.services(settings_module.load(env))}
+        rasa, site, actions = services["rasa server"], services["website"], services["action server"]
+        token = rasa.env["HAVEN_RASA_API_TOKEN"]
+        assert site.env["HAVEN_RASA_API_TOKEN"] == token, "the website server gets the same token"
+        assert rasa.env["HAVEN_ACTION_TOKEN"] == actions.env["HAVEN_ACTION_TOKEN"], "one action secret"
+        for service in services.values():
+            argv = " ".join(service.argv)
+            assert token not in argv and actions.env["HAVEN_ACTION_TOKEN"] not in argv
+            assert "--auth-token" not in argv
+            assert token not in repr(service), "the token is kept out of reprs (and so out of logs)"
+        # haven.rasa_server turns the API on inside the process, from its environment.
+        assert api_arguments(["rasa", "run", "--port", "1"], token)[-3:] == ["--enable-api", "--auth-token", token]
+        assert api_arguments(["rasa", "run"], None) == ["rasa", "run"], "no token: no API"
+        return token
+
+    assert api_token({"RASA_AUTH_TOKEN": "s3cret"}) == "s3cret"
+    first, second = api_token({}), api_token({})
     assert len(first) >= 40 and first != second, "without RASA_AUTH_TOKEN: a random token per launch"
+
+
+def test_a_launcher_with_only_one_of_rasa_and_actions_needs_the_shared_action_secret(tmp_path) -> None:
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    env = {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_SERVICES": "rasa", "RASA_PORT": str(launcher.free_port())}
+    with pytest.raises(launcher.StackError, match="HAVEN_ACTION_TOKEN must be set"):
+        launcher.Stack(settings_module.load(env)).spawn()
 
 
 def test_missing_model_is_a_clear_error(tmp_path) -> None:
@@ -155,3 +171,83 @@ def test_store_types_are_read_with_environment_expansion(tmp_path) -> None:
         "lock_store": "redis",
         "tracker_store": "sql",
     }
+
+
+def _stand_in_stack(tmp_path, extra_env=None) -> launcher.Stack:
+    """A Stack whose three servers are small HTTP servers (with a grandchild each), started."""
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    settings = settings_module.load(
+        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(launcher.free_port()),
+         "SITE_PORT": str(launcher.free_port()), "RASA_PORT": str(launcher.free_port()), **(extra_env or {})}
+    )  # fmt: skip
+    stack = launcher.Stack(settings, log_dir=tmp_path / "logs")
+    for service in stack.services:
+        port = service.health_url.split(":")[2].split("/")[0]
+        service.argv = [sys.executable, "-c", SERVER, port]
+        service.health_url = f"http://127.0.0.1:{port}/"
+    stack.start(timeout=30)
+    return stack
+
+
+def _supervise_until(stack, said, done, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"supervision did not get there; said: {said}"
+        stack.supervise(said.append)
+        time.sleep(0.1)
+
+
+def test_a_killed_server_is_restarted_with_backoff_while_the_others_keep_serving(tmp_path) -> None:
+    stack = _stand_in_stack(tmp_path)
+    try:
+        actions, others = stack.services[0], stack.services[1:]
+        old = actions.process.pid
+        said: list = []
+        began = time.monotonic()
+        os.kill(old, 9)
+        _supervise_until(stack, said, lambda: any("answering again" in line for line in said), 20)
+        assert actions.process.pid != old and actions.process.poll() is None
+        assert time.monotonic() - began >= 1.0, "the first restart waits 1 s"
+        assert "The action server was killed by signal 9; restarting it in 1 s" in said[0]
+        assert all(launcher._answers(s.health_url) for s in others), "the others never stopped"
+        assert all(s.process.poll() is None for s in others)
+        # Again: the second crash within the window waits twice as long.
+        os.kill(actions.process.pid, 9)
+        said.clear()
+        _supervise_until(stack, said, lambda: any("answering again" in line for line in said), 20)
+        assert "restarting it in 2 s (crash 2 of at most 6 in 10 minutes)" in said[0]
+    finally:
+        stack.stop()
+    for port in (stack.settings.action_port, stack.settings.site_port, stack.settings.rasa_port):
+        assert launcher.port_is_free("127.0.0.1", port)
+
+
+def test_a_server_that_keeps_crashing_is_given_up_on_and_the_others_keep_serving(tmp_path) -> None:
+    stack = _stand_in_stack(tmp_path, {"HAVEN_RESTART_LIMIT": "2", "HAVEN_RESTART_WINDOW_SECONDS": "60"})
+    try:
+        website = stack.services[1]
+        website.argv = [sys.executable, "-c", "import sys; sys.exit(3)"]  # every restart fails at once
+        os.kill(website.process.pid, 9)
+        said: list = []
+        _supervise_until(stack, said, lambda: website.given_up, 30)
+        assert [line.split(";")[0] for line in said if "restarting it in" in line] == [
+            "The website was killed by signal 9", "The website exited with code 3"
+        ]
+        assert "has crashed 3 times in 1 minutes; Haven has stopped restarting it" in said[-1]
+        assert "The other servers keep running" in said[-1]
+        assert stack.supervise(said.append) is True, "the launcher carries on with the others"
+        for service in (stack.services[0], stack.services[2]):
+            assert launcher._answers(service.health_url)
+    finally:
+        stack.stop()
+
+
+def test_restart_policy_backoff_doubles_to_30_s_and_forgets_old_crashes() -> None:
+    from haven.supervisor import RestartPolicy
+
+    policy = RestartPolicy(limit=8, window_s=600)
+    assert [policy.crashed(t) for t in range(8)] == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert policy.crashed(8) is None, "the ninth crash within ten minutes: give up"
+    fresh = RestartPolicy(limit=6, window_s=600)
+    assert fresh.crashed(0) == 1 and fresh.crashed(10) == 2
+    assert fresh.crashed(700) == 1, "crashes older than the window no longer count"

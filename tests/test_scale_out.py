@@ -164,6 +164,7 @@ def scale_out(
         "HAVEN_REDIS_PASSWORD": redis_server.password,
         "HAVEN_REDIS_DB": "1",
         "RASA_AUTH_TOKEN": uuid.uuid4().hex,
+        "HAVEN_ACTION_TOKEN": uuid.uuid4().hex,  # the same on every machine (deploy/README.md)
         "HAVEN_HOST": "127.0.0.1",
     }
     environments = {
