@@ -63,7 +63,8 @@ class PurgeReport:
             "(unhandled ones are kept).",
         ]
         for path, (before, after) in self.compacted.items():
-            out.append(f"Compacted {path}: {_size(before)} -> {_size(after)}.")
+            if after < before:
+                out.append(f"Compacted {path}: {_size(before)} -> {_size(after)}.")
         return out + self.notes
 
 

@@ -76,5 +76,5 @@ def test_every_request_without_the_shared_secret_is_refused_before_any_action_ru
 
 def test_an_action_server_without_a_secret_refuses_everything() -> None:
     app = action_server.create_app("actions", token="")
-    _, response = app.test_client.post("/webhook", json=request_body(), headers={"Authorization": "Bearer "})
+    _, response = app.test_client.post("/webhook", json=request_body(), headers={"Authorization": "Bearer x"})
     assert response.status == 401

@@ -43,7 +43,11 @@ def test_rasa_api_is_never_enabled_without_a_token_and_no_secret_is_on_a_command
             assert "--auth-token" not in argv
             assert token not in repr(service), "the token is kept out of reprs (and so out of logs)"
         # haven.rasa_server turns the API on inside the process, from its environment.
-        assert api_arguments(["rasa", "run", "--port", "1"], token)[-3:] == ["--enable-api", "--auth-token", token]
+        assert api_arguments(["rasa", "run", "--port", "1"], token)[-3:] == [
+            "--enable-api",
+            "--auth-token",
+            token,
+        ]
         assert api_arguments(["rasa", "run"], None) == ["rasa", "run"], "no token: no API"
         return token
 
@@ -231,7 +235,8 @@ def test_a_server_that_keeps_crashing_is_given_up_on_and_the_others_keep_serving
         said: list = []
         _supervise_until(stack, said, lambda: website.given_up, 30)
         assert [line.split(";")[0] for line in said if "restarting it in" in line] == [
-            "The website was killed by signal 9", "The website exited with code 3"
+            "The website was killed by signal 9",
+            "The website exited with code 3",
         ]
         assert "has crashed 3 times in 1 minutes; Haven has stopped restarting it" in said[-1]
         assert "The other servers keep running" in said[-1]
