@@ -18,7 +18,6 @@ is nothing to purge and the report says so. The launcher runs this module as a c
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 import time
@@ -78,7 +77,7 @@ def tracker_store_url(settings: Settings) -> Tuple[Optional[URL], Optional[str]]
     (SQLTrackerStore.get_db_url); or (None, why not)."""
     import yaml
 
-    from haven.launcher import _expand  # Rasa's ${VAR} expansion, one copy
+    from haven.launcher import _expand, runtime_env  # Rasa's ${VAR} expansion, one copy
 
     path = settings.rasa_endpoints
     try:
@@ -88,8 +87,7 @@ def tracker_store_url(settings: Settings) -> Tuple[Optional[URL], Optional[str]]
     section = content.get("tracker_store") if isinstance(content, dict) else None
     if not isinstance(section, dict):
         return None, f"the tracker store in {path} keeps conversations in memory only (nothing on disk)"
-    env = dict(os.environ)
-    env.setdefault("HAVEN_TRACKER_DB", str(settings.tracker_db))
+    env = runtime_env(settings)  # the environment the launcher gives the Rasa server
     values = {k: _expand(v, env) if isinstance(v, str) else v for k, v in section.items()}
     kind = str(values.get("type") or "").strip().lower()
     if kind not in SQL_TRACKER_TYPES:

@@ -69,3 +69,17 @@ def test_scale_out_settings_from_the_environment(tmp_path) -> None:
 def test_bad_scale_out_settings_are_refused_with_a_clear_message(env, name) -> None:
     with pytest.raises(ValueError, match=name):
         settings.load(env)
+
+
+def test_reliability_and_retention_settings() -> None:
+    s = settings.load({})
+    assert (s.retain_conversation_days, s.retain_handled_days, s.purge_interval_hours) == (30, 180, 6.0)
+    assert (s.restart_limit, s.restart_window_s) == (6, 600) and s.action_token is None
+    s = settings.load({"HAVEN_RETAIN_CONVERSATIONS_DAYS": "7", "HAVEN_PURGE_INTERVAL_HOURS": "0.5",
+                       "HAVEN_ACTION_TOKEN": " x "})  # fmt: skip
+    assert (s.retain_conversation_days, s.purge_interval_hours, s.action_token) == (7, 0.5, "x")
+    bad_values = [("HAVEN_RETAIN_CONVERSATIONS_DAYS", "0"), ("HAVEN_RETAIN_HANDLED_DAYS", "-1"),
+                  ("HAVEN_PURGE_INTERVAL_HOURS", "soon"), ("HAVEN_PURGE_INTERVAL_HOURS", "nan")]  # fmt: skip
+    for name, bad in bad_values:
+        with pytest.raises(ValueError, match=name):
+            settings.load({name: bad})
