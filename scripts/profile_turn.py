@@ -226,7 +226,7 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
 
     port = launcher.free_port()
     os.environ["HAVEN_ACTION_URL"] = f"http://127.0.0.1:{port}/webhook"
-    os.environ.setdefault("HAVEN_ACTION_TOKEN", "profile")  # endpoints.yml sends it; stock rasa_sdk ignores it
+    os.environ.setdefault("HAVEN_ACTION_TOKEN", "profile")  # endpoints.yml sends it; rasa_sdk ignores it
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'profile.db'}"
     server = start_action_server(tmp, port)
     try:
