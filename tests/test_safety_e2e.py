@@ -138,7 +138,11 @@ def rasa_without_actions(tmp_path_factory):
     log = tmp_path_factory.mktemp("no-actions") / "rasa.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            rasa.argv, cwd=ROOT, env=launcher.runtime_env(settings), stdout=out, stderr=subprocess.STDOUT
+            rasa.argv,
+            cwd=ROOT,
+            env={**launcher.runtime_env(settings), **rasa.env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and process.poll() is None:
