@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 TARGET_SANIC = "21.12."
 
 _installed = False
+#: Sanic's own methods as they were before install() (kept for the tests and for comparison).
+STOCK: dict = {}
 
 
 def install() -> bool:
@@ -124,6 +126,7 @@ def install() -> bool:
 
     recv.__doc__ = WebsocketImplProtocol.recv.__doc__
     recv_burst.__doc__ = WebsocketImplProtocol.recv_burst.__doc__
+    STOCK.update(recv=WebsocketImplProtocol.recv, recv_burst=WebsocketImplProtocol.recv_burst)
     WebsocketImplProtocol.recv = recv
     WebsocketImplProtocol.recv_burst = recv_burst
     _installed = True

@@ -432,7 +432,7 @@ def start_baseline(tmp: Path) -> Run:
     # Haven's server flags (CORS, the token-protected HTTP API), so only the assistant differs.
     haven_rasa = next(s for s in launcher.services(settings_module.load({})) if s.name == "rasa server")
     argv = haven_rasa.argv
-    cors = argv[argv.index("--cors") : argv.index("--enable-api")]
+    cors = argv[argv.index("--cors") :]  # the last flags (the API token now travels in the environment)
     rasa_argv = [PY, "-m", "rasa", "run", "--model", info["model"], "--interface", "127.0.0.1"]
     rasa_argv += ["--port", str(rasa_port), "--credentials", str(credentials), "--endpoints", str(endpoints)]
     rasa_argv += [*cors, "--enable-api", "--auth-token", "bench-baseline-token"]
