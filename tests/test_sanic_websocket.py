@@ -5,7 +5,6 @@ TypeError at the first read: asyncio.wait() refuses bare coroutines). The outsid
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import pytest
 from sanic.server.websockets.impl import WebsocketImplProtocol
@@ -45,7 +44,5 @@ def test_a_message_is_received() -> None:
 @pytest.mark.filterwarnings("ignore:coroutine 'WebsocketFrameAssembler.get' was never awaited")
 def test_the_stock_receive_fails_on_this_python() -> None:
     """Why the fix exists: Sanic's own method, called the same way, fails on Python 3.11+."""
-    if sys.version_info < (3, 11):
-        pytest.skip("bare coroutines were deprecated, not refused, before Python 3.11")
     with pytest.raises(TypeError, match="coroutines"):
         asyncio.run(receive(lambda p: sanic_websocket.STOCK["recv"](p, 2)))
