@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,6 +137,18 @@ class Settings:
     encoder_dir: Optional[Path] = None
     encoder_cache_size: int = 4096
     encoder_threads: int = 0
+    # The therapist's side (website/staff.py, website/insights.py, website/calendar_feed.py). Her time
+    # zone: inbox times, the weeks of the insights (a week starts on Monday there) and the calendar.
+    timezone: str = "UTC"
+    # The calendar feed shows the visitor's name, contact and time preference only when she turns it on
+    # (a calendar is often synced to other devices and shared; by default it carries the reference only).
+    calendar_show_contact: bool = False
+    # The secret behind the short conversation references staff see instead of conversation ids (a
+    # conversation id is the visitor's capability, issue 12) and behind the secret calendar-feed URL:
+    # HAVEN_REFERENCE_SECRET, else a random one kept in reference_secret_file (owner-only, made on
+    # first use by haven/references.py).
+    reference_secret: Optional[str] = field(default=None, repr=False)
+    reference_secret_file: Path = ROOT / "var" / "reference-secret"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -238,7 +251,23 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         encoder_dir=_path(env, "HAVEN_ENCODER_DIR", None),  # type: ignore[arg-type]
         encoder_cache_size=_count(env, "HAVEN_ENCODER_CACHE_SIZE", Settings.encoder_cache_size),
         encoder_threads=_count(env, "HAVEN_ENCODER_THREADS", Settings.encoder_threads),
+        timezone=_zone(env, "HAVEN_TIMEZONE", Settings.timezone),
+        calendar_show_contact=_flag(env, "HAVEN_CALENDAR_SHOW_CONTACT", Settings.calendar_show_contact),
+        reference_secret=_optional(env, "HAVEN_REFERENCE_SECRET"),
+        reference_secret_file=_path(env, "HAVEN_REFERENCE_SECRET_FILE", Settings.reference_secret_file),
     )
+
+
+def _zone(env: Mapping[str, str], name: str, default: str) -> str:
+    """An IANA time zone name (America/New_York), checked here so a typo fails at start."""
+    raw = _optional(env, name) or default
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(
+            f"{name} must be an IANA time zone name like America/New_York, got {raw!r}"
+        ) from error
+    return raw
 
 
 def _workers(env: Mapping[str, str]) -> int:
