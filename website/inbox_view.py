@@ -77,7 +77,7 @@ def local(value: datetime | None, zone: str) -> datetime | None:
 
 
 def when(value: datetime | None, zone: str) -> str:
-    """"14:02, Tuesday 1 Dec" in the therapist's time zone (the year when it is not this year)."""
+    """ "14:02, Tuesday 1 Dec" in the therapist's time zone (the year when it is not this year)."""
     if value is None:
         return ""
     moment = local(value, zone)
