@@ -33,7 +33,8 @@ TOKEN = "browser-staff-token-0123456789abcdef"
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 812}}
 # What sticks out past a phone's width, for the failure message.
 WIDEST = """[...document.querySelectorAll('main *')]
-  .filter(e => e.getBoundingClientRect().right > window.innerWidth).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth).slice(0, 8)
+  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
