@@ -139,7 +139,8 @@ class Settings:
     encoder_threads: int = 0
     # The therapist's side (website/staff.py, website/insights.py, website/calendar_feed.py). Her time
     # zone: inbox times, the weeks of the insights (a week starts on Monday there) and the calendar.
-    timezone: str = "UTC"
+    # Unset: the practice's zone in schedule/availability.yml (haven.availability.therapist_timezone).
+    timezone: Optional[str] = None
     # The calendar feed shows the visitor's name, contact and time preference only when she turns it on
     # (a calendar is often synced to other devices and shared; by default it carries the reference only).
     calendar_show_contact: bool = False
@@ -258,9 +259,11 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
     )
 
 
-def _zone(env: Mapping[str, str], name: str, default: str) -> str:
+def _zone(env: Mapping[str, str], name: str, default: Optional[str]) -> Optional[str]:
     """An IANA time zone name (America/New_York), checked here so a typo fails at start."""
     raw = _optional(env, name) or default
+    if raw is None:
+        return None
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError) as error:

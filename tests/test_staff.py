@@ -41,6 +41,7 @@ def make_app(db_url: str, **env: str):
         "HAVEN_STAFF_TOKEN": TOKEN,
         "SITE_PORT": "8123",
         "HAVEN_REFERENCE_SECRET_FILE": secret_file if db_url.startswith("sqlite:///") else "",
+        "HAVEN_REFERENCE_SECRET": "" if db_url.startswith("sqlite:///") else "made-up-reference-key-" + "0" * 16,
         **env,
     }
     return create_app(settings_module.load({k: v for k, v in values.items() if v}))

@@ -20,6 +20,7 @@ from typing import Iterable
 
 from icalendar import Calendar, Event
 
+from haven.availability import therapist_timezone
 from haven.db.repository import BookingRecord
 from haven.settings import Settings
 from website import inbox_view
@@ -41,7 +42,7 @@ def _event(booking: BookingRecord, settings: Settings, now: datetime) -> Event:
         event.add("dtend", booking.slot_start + CONSULTATION)
     else:
         event.add("summary", f"Consultation request to arrange · {booking.reference}")
-        day = inbox_view.local(booking.created_at, settings.timezone).date()
+        day = inbox_view.local(booking.created_at, therapist_timezone(settings)).date()
         event.add("dtstart", day)
         event.add("dtend", day + timedelta(days=1))
         event.add("transp", "TRANSPARENT")
@@ -63,7 +64,7 @@ def calendar(bookings: Iterable[BookingRecord], settings: Settings, now: datetim
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", "Haven consultations")
-    cal.add("x-wr-timezone", settings.timezone)
+    cal.add("x-wr-timezone", therapist_timezone(settings))
     for booking in bookings:
         cal.add_component(_event(booking, settings, now))
     return cal.to_ical()

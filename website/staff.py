@@ -43,6 +43,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from haven import content, references
+from haven.availability import therapist_timezone
 from haven.db import inbox as inbox_db
 from haven.db import migrate, repository
 from haven.db.repository import DatabaseUnavailable
@@ -207,12 +208,6 @@ def _lister(kind: str) -> Callable[..., Any]:
 
 
 # --------------------------------------------------------------------------- presentation helpers
-
-
-def display_time(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def display_local(value: datetime | None, zone: str | None) -> str:
@@ -444,7 +439,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
             return f"{PREFIX}?{urlencode(args)}#{kind}"
 
         token = settings.staff_token
-        zone = settings.timezone
+        zone = therapist_timezone(settings)
         return page(
             "inbox",
             sections=sections,
@@ -560,7 +555,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
         """(topic id -> title, the weeks newest first); every topic id is present, counted or not."""
         kb = content.load(request.app.ctx.settings.content_dir)
         names = {topic_id: topic.title for topic_id, topic in kb.topics.items()}
-        zone = request.app.ctx.settings.timezone
+        zone = therapist_timezone(request.app.ctx.settings)
         selected = await _db(request, insights.weeks, last, n, zone, list(names))
         return names, selected
 
@@ -568,7 +563,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
     @guarded(api=False)
     async def insights_page(request: Request, credential: Credential) -> HTTPResponse:
         settings = request.app.ctx.settings
-        zone = settings.timezone
+        zone = therapist_timezone(settings)
         week = insights.parse_week(request.args.get("week"), zone)
         current = insights.this_week(zone)
         week = min(week, current)
@@ -613,7 +608,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
     @guarded(api=True)
     async def api_insights(request: Request, _: Credential) -> HTTPResponse:
         """Counts only, keyed by topic id; `?weeks=N` (1-52, default 8) ending with `?week=` (default now)."""
-        zone = request.app.ctx.settings.timezone
+        zone = therapist_timezone(request.app.ctx.settings)
         last = min(insights.parse_week(request.args.get("week"), zone), insights.this_week(zone))
         n = _int_arg(request, "weeks", DEFAULT_INSIGHT_WEEKS, 1, insights.MAX_WEEKS)
         _, selected = await insight_weeks(request, last, n)

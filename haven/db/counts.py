@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from haven import settings as settings_module
+from haven.availability import therapist_timezone
 from haven.db import migrate
 from haven.db.models import WeeklyCount
 from haven.db.session import resolve_url, retrying, session_scope
@@ -80,12 +82,10 @@ def increment(metric: str, key: str = "", *, zone: str = "UTC", now: datetime | 
 def note(metric: str, key: str = "", *, url: str | None = None) -> None:
     """Count one event now, in the therapist's week; logs and carries on when anything fails."""
     try:
-        from haven import settings as settings_module
-
         settings = settings_module.load()
         url = resolve_url(url or settings.database_url)
         _ensure_schema(url)
-        increment(metric, key, zone=settings.timezone, url=url)
+        increment(metric, key, zone=therapist_timezone(settings), url=url)
     except Exception as error:  # noqa: BLE001 - a count never gets between a visitor and her reply
         log.warning("insights: could not count %s (%s)", metric, error.__class__.__name__)
 
