@@ -36,12 +36,13 @@ def db_url(tmp_path):
 def make_app(db_url: str, **env: str):
     # The reference secret file beside the test database (never the project's var/).
     secret_file = str(db_url.replace("sqlite:///", "", 1).rsplit("/", 1)[0] + "/reference-secret")
+    sqlite = db_url.startswith("sqlite:///")
     values = {
         "DATABASE_URL": db_url,
         "HAVEN_STAFF_TOKEN": TOKEN,
         "SITE_PORT": "8123",
-        "HAVEN_REFERENCE_SECRET_FILE": secret_file if db_url.startswith("sqlite:///") else "",
-        "HAVEN_REFERENCE_SECRET": "" if db_url.startswith("sqlite:///") else "made-up-reference-key-" + "0" * 16,
+        "HAVEN_REFERENCE_SECRET_FILE": secret_file if sqlite else "",
+        "HAVEN_REFERENCE_SECRET": "" if sqlite else "made-up-reference-key-" + "0" * 16,
         **env,
     }
     return create_app(settings_module.load({k: v for k, v in values.items() if v}))
