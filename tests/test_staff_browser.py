@@ -27,6 +27,7 @@ from tests.throwaway import free_port
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-artifacts" / "staff"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync"]  # fmt: skip
 TOKEN = "browser-staff-token-0123456789abcdef"
@@ -159,6 +160,9 @@ def test_staff_pages_have_no_wcag_aa_violations_and_fit_a_phone(browser, site, p
         if path.startswith("/staff?") or path == "/staff":
             assert page.locator(".cards > li").count() <= 3 * 20  # paged, never the whole database
             assert page.locator("table").count() == 0
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        name = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-")
+        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"))  # the first screen, for a person to look at
         if size == "phone":
             height = page.evaluate("document.documentElement.scrollHeight")
             print(f"{path} at phone size: {height} px tall")

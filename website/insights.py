@@ -132,28 +132,37 @@ def totals(selected: Sequence[Week]) -> Dict[str, object]:
 class Bar:
     label: str
     value: int
-    y: int
+    y: int  # top of the row: the label sits on this line, the bar below it
     width: int
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A horizontal bar chart as SVG geometry (the template draws it)."""
+    """A horizontal bar chart as SVG geometry (the template draws it): each label above its bar, so the
+    chart stays readable when a phone scales it down to its width."""
 
     bars: Tuple[Bar, ...]
     width: int
     height: int
-    label_width: int
+    label_height: int
     bar_height: int
 
 
-def bar_chart(items: Sequence[Tuple[str, int]] | Mapping[str, int], *, label_width: int = 260,
-              plot_width: int = 300, bar_height: int = 22, gap: int = 10) -> Chart:  # fmt: skip
+#: Characters of a label that fit the chart's width; the table beside it has the full label.
+LABEL_CHARS = 44
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+def bar_chart(items: Sequence[Tuple[str, int]] | Mapping[str, int], *, plot_width: int = 300,
+              label_height: int = 18, bar_height: int = 16, gap: int = 12) -> Chart:  # fmt: skip
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     top = max([value for _, value in pairs] + [1])
+    row = label_height + bar_height + gap
     bars = tuple(
-        Bar(label, value, i * (bar_height + gap), round(plot_width * value / top) if value else 0)
+        Bar(_short(label), value, i * row, round(plot_width * value / top) if value else 0)
         for i, (label, value) in enumerate(pairs)
     )
-    height = max(1, len(bars)) * (bar_height + gap)
-    return Chart(bars, label_width + plot_width + 60, height, label_width, bar_height)
+    return Chart(bars, plot_width + 50, max(1, len(bars)) * row, label_height, bar_height)
