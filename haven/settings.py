@@ -254,9 +254,17 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         encoder_threads=_count(env, "HAVEN_ENCODER_THREADS", Settings.encoder_threads),
         timezone=_zone(env, "HAVEN_TIMEZONE", Settings.timezone),
         calendar_show_contact=_flag(env, "HAVEN_CALENDAR_SHOW_CONTACT", Settings.calendar_show_contact),
-        reference_secret=_optional(env, "HAVEN_REFERENCE_SECRET"),
+        reference_secret=_secret(env, "HAVEN_REFERENCE_SECRET", minimum=32),
         reference_secret_file=_path(env, "HAVEN_REFERENCE_SECRET_FILE", Settings.reference_secret_file),
     )
+
+
+def _secret(env: Mapping[str, str], name: str, minimum: int) -> Optional[str]:
+    """A secret from the environment, refused at start when it is too short to be one."""
+    value = _optional(env, name)
+    if value is not None and len(value) < minimum:
+        raise ValueError(f"{name} must be at least {minimum} characters long (a long random value)")
+    return value
 
 
 def _zone(env: Mapping[str, str], name: str, default: Optional[str]) -> Optional[str]:

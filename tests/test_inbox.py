@@ -288,8 +288,19 @@ def test_the_reference_secret_is_owner_only_and_stable(tmp_path) -> None:
     assert references.conversation_reference(
         RAW_ID, references.secret(other)
     ) != references.conversation_reference(RAW_ID, key)
-    with pytest.raises(ValueError, match="at least"):
-        references.secret(settings_module.load({"HAVEN_REFERENCE_SECRET": "short"}))
+    with pytest.raises(ValueError, match="HAVEN_REFERENCE_SECRET must be at least 32"):
+        settings_module.load({"HAVEN_REFERENCE_SECRET": "short"})
+
+
+def test_an_unusable_reference_secret_file_gives_a_calm_503(db_url, tmp_path) -> None:
+    damaged = tmp_path / "damaged-secret"
+    damaged.write_text("too short\n")
+    app = make_app(db_url, HAVEN_REFERENCE_SECRET_FILE=str(damaged))
+    booking(db_url)
+    for path in ("/staff", "/staff/api/bookings", "/staff/export/bookings.csv"):
+        response = call(app, "get", path, headers=BEARER)
+        assert response.status == 503 and "Traceback" not in response.text, path
+        assert RAW_ID not in response.text
 
 
 # --------------------------------------------------------------------------- calendar

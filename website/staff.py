@@ -262,10 +262,18 @@ def render_csv(kind: str, records: list, key: str) -> str:
     return buffer.getvalue()
 
 
+class SecretUnavailable(RuntimeError):
+    """The reference secret could not be read or made (var/ not writable, a damaged file)."""
+
+
 def _reference_key(app: Sanic) -> str:
     key = getattr(app.ctx, "reference_key", None)
     if key is None:
-        key = app.ctx.reference_key = references.secret(app.ctx.settings)
+        try:
+            key = app.ctx.reference_key = references.secret(app.ctx.settings)
+        except (OSError, ValueError) as error:
+            log.error("staff: the conversation-reference secret is unavailable (%s)", error)
+            raise SecretUnavailable(str(error)) from error
     return key
 
 
@@ -333,7 +341,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
                     return refuse(api, 403, "forbidden", "Cross-site or stale form refused; reload the page.")
                 try:
                     return await handler(request, credential, *args, **kwargs)
-                except (DatabaseUnavailable, SQLAlchemyError) as error:
+                except (DatabaseUnavailable, SQLAlchemyError, SecretUnavailable) as error:
                     log.warning("staff: database unavailable (%s)", error.__class__.__name__)
                     return refuse(api, 503, "unavailable", UNAVAILABLE_MESSAGE)
 
@@ -503,9 +511,8 @@ def create_blueprint(templates: Environment) -> Blueprint:
         records = await _db(request, _lister(kind), limit=None)
         stamp = datetime.now(UTC).strftime("%Y-%m-%d")
         return response.raw(
-            render_csv(kind, records, _reference_key(request.app)).encode(
-                "utf-8-sig"
-            ),  # BOM: Excel and accents
+            # The BOM lets Excel read accented names.
+            render_csv(kind, records, _reference_key(request.app)).encode("utf-8-sig"),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="haven-{kind}-{stamp}.csv"'},
         )
@@ -531,12 +538,13 @@ def create_blueprint(templates: Environment) -> Blueprint:
         if not request.app.ctx.settings.staff_token:
             return refuse(True, 503, "disabled", DISABLED_MESSAGE)
         given = name[: -len(".ics")] if name.endswith(".ics") else name
-        expected = references.feed_key(_reference_key(request.app))
-        if len(given) > 128 or not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
-            return response.json({"error": NOT_FOUND_MESSAGE}, status=404)
         try:
+            expected = references.feed_key(_reference_key(request.app))
+            matches = hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+            if len(given) > 128 or not matches:
+                return response.json({"error": NOT_FOUND_MESSAGE}, status=404)
             return await calendar_of_all(request)
-        except (DatabaseUnavailable, SQLAlchemyError) as error:
+        except (DatabaseUnavailable, SQLAlchemyError, SecretUnavailable) as error:
             log.warning("staff: database unavailable (%s)", error.__class__.__name__)
             return response.json({"error": UNAVAILABLE_MESSAGE}, status=503)
 
