@@ -8,7 +8,8 @@ feed's private URL.
 
 The secret is HAVEN_REFERENCE_SECRET when set (several website servers must share one), else a random
 one kept in var/reference-secret, created owner-only (0600) on first use, so references stay stable
-across restarts.
+across restarts.  An existing file keeps its mode: loosening it is the operator's call, and the
+launcher's check of var/ names looser files (issue 11.4).
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ def _read_or_create(path: Path) -> str:
         value = path.read_text(encoding="ascii").strip()
         if len(value) < MIN_SECRET:
             raise ValueError(f"{path} holds no usable secret; delete it and a new one is made") from None
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)  # owner-only, whatever made it
         return value
     value = secrets.token_hex(32)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
