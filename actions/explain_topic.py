@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import covered_topics, follow_up_buttons, knowledge_base, topic_of, with_help_line
+from haven.db import counts
 
 
 class ActionExplainTopic(Action):
@@ -23,6 +24,7 @@ class ActionExplainTopic(Action):
             # Only reachable through a misconfigured rule; never invent an answer.
             dispatcher.utter_message(response="utter_default")
             return []
+        counts.note("topic", topic.id)  # insights: a count, never the visitor's words
         covered = covered_topics(tracker)
         if topic.id in covered:
             # A repeat question gets a shorter reminder instead of the same paragraph again.

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import button, knowledge_base, with_help_line
 from haven.content import is_personal
+from haven.db import counts
 
 
 class ActionOutOfScope(Action):
@@ -26,6 +27,7 @@ class ActionOutOfScope(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        counts.note("could_not_answer")  # insights: a count, never the visitor's words
         if not is_personal(tracker.latest_message.get("text") or ""):
             dispatcher.utter_message(response="utter_out_of_scope")
             return []

@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import button, knowledge_base, likely_topics, topic_buttons, with_help_line
 from actions.list_topics import list_topics
+from haven.db import counts
 
 
 class ActionSuggestTopics(Action):
@@ -19,6 +20,7 @@ class ActionSuggestTopics(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         candidates = likely_topics(tracker)
+        counts.note("did_you_mean" if len(candidates) >= 2 else "could_not_answer")  # insights
         if len(candidates) < 2:
             list_topics(dispatcher, tracker)
             return []

@@ -329,3 +329,14 @@ def is_bookable(
     if start not in set(offered_starts(now, schedule)):
         return False
     return not _clashes(start, _normalize_booked(booked), schedule.slot_length)
+
+
+def therapist_timezone(settings) -> str:
+    """The zone of the therapist's day (inbox times, insight weeks, the calendar): HAVEN_TIMEZONE when
+    set, else the practice's zone from the schedule, so the zone is said in one place."""
+    if settings.timezone:
+        return settings.timezone
+    try:
+        return load_schedule().timezone_name
+    except ScheduleError:
+        return "UTC"

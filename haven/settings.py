@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,6 +153,19 @@ class Settings:
     retain_conversation_days: int = 30
     retain_handled_days: int = 180
     purge_interval_hours: float = 6.0
+    # The therapist's side (website/staff.py, website/insights.py, website/calendar_feed.py). Her time
+    # zone: inbox times, the weeks of the insights (a week starts on Monday there) and the calendar.
+    # Unset: the practice's zone in schedule/availability.yml (haven.availability.therapist_timezone).
+    timezone: Optional[str] = None
+    # The calendar feed shows the visitor's name, contact and time preference only when she turns it on
+    # (a calendar is often synced to other devices and shared; by default it carries the reference only).
+    calendar_show_contact: bool = False
+    # The secret behind the short conversation references staff see instead of conversation ids (a
+    # conversation id is the visitor's capability, issue 12) and behind the secret calendar-feed URL:
+    # HAVEN_REFERENCE_SECRET, else a random one kept in reference_secret_file (owner-only, made on
+    # first use by haven/references.py).
+    reference_secret: Optional[str] = field(default=None, repr=False)
+    reference_secret_file: Path = ROOT / "var" / "reference-secret"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -263,7 +277,33 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         ),
         retain_handled_days=_positive(env, "HAVEN_RETAIN_HANDLED_DAYS", Settings.retain_handled_days),
         purge_interval_hours=_hours(env, "HAVEN_PURGE_INTERVAL_HOURS", Settings.purge_interval_hours),
+        timezone=_zone(env, "HAVEN_TIMEZONE", Settings.timezone),
+        calendar_show_contact=_flag(env, "HAVEN_CALENDAR_SHOW_CONTACT", Settings.calendar_show_contact),
+        reference_secret=_secret(env, "HAVEN_REFERENCE_SECRET", minimum=32),
+        reference_secret_file=_path(env, "HAVEN_REFERENCE_SECRET_FILE", Settings.reference_secret_file),
     )
+
+
+def _secret(env: Mapping[str, str], name: str, minimum: int) -> Optional[str]:
+    """A secret from the environment, refused at start when it is too short to be one."""
+    value = _optional(env, name)
+    if value is not None and len(value) < minimum:
+        raise ValueError(f"{name} must be at least {minimum} characters long (a long random value)")
+    return value
+
+
+def _zone(env: Mapping[str, str], name: str, default: Optional[str]) -> Optional[str]:
+    """An IANA time zone name (America/New_York), checked here so a typo fails at start."""
+    raw = _optional(env, name) or default
+    if raw is None:
+        return None
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(
+            f"{name} must be an IANA time zone name like America/New_York, got {raw!r}"
+        ) from error
+    return raw
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

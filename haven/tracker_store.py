@@ -16,6 +16,8 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from haven.db import counts
+
 
 class ForgettingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -32,4 +34,6 @@ class ForgettingSQLTrackerStore(SQLTrackerStore):
             if len(tracker.events) < stored:
                 session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id).delete()
                 session.commit()
+            if not stored and tracker.events:
+                counts.note("conversation")  # insights: a new conversation, counted, never read
         await super().save(tracker)

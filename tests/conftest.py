@@ -113,6 +113,7 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
         "HAVEN_STAFF_TOKEN": "test-staff-token",
         "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'haven.db'}",
         "HAVEN_TRACKER_DB": str(tmp_path_factory.mktemp("tracker") / "rasa-tracker.db"),
+        "HAVEN_REFERENCE_SECRET_FILE": str(tmp_path_factory.mktemp("secrets") / "reference-secret"),
         # The suite is hundreds of visitors from one address; the limit has its own tests.
         "HAVEN_RATE_LIMIT_PER_MINUTE": "0",
     }

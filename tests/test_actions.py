@@ -15,6 +15,12 @@ from actions.tell_me_more import ActionTellMeMore
 KB = knowledge_base()
 
 
+@pytest.fixture(autouse=True)
+def _counts_database(monkeypatch, tmp_path) -> None:
+    """The actions count what they answer (haven/db/counts.py): into a throwaway database, not var/."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/haven.db")
+
+
 @pytest.mark.parametrize("topic_id", sorted(KB.topics))
 async def test_explains_each_topic_with_payload_and_next_steps(dispatcher, tracker, domain, topic_id) -> None:
     events = await ActionExplainTopic().run(dispatcher, tracker(intent=topic_id), domain)

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from actions.knowledge import knowledge_base
-from haven import safety
+from haven import references, safety
 
 pytestmark = pytest.mark.e2e
 KB = knowledge_base()
@@ -176,7 +176,10 @@ def test_crisis_is_caught_and_help_stays_on_later_replies(live_haven) -> None:
     later = visitor.say("/how_to_heal")
     assert safety.load().help_line("US") in texts(later)
     _, events = _staff(live_haven, "/staff/api/safety-events")
-    assert any(e["conversation_id"] == visitor.sender and e["category"] == "suicide" for e in events["items"])
+    # Staff see a keyed reference of the conversation, never its id (issue 12).
+    ref = references.conversation_reference(visitor.sender, references.secret(live_haven.settings))
+    assert any(e["conversation_ref"] == ref and e["category"] == "suicide" for e in events["items"])
+    assert all("conversation_id" not in e for e in events["items"])
     assert all(e.get("message_text") is None for e in events["items"]), "no message text unless configured"
 
 

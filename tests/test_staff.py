@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from haven import settings as settings_module
+from haven.db import inbox as inbox_db
 from haven.db import migrate, repository, session
+from tests import staff_signin
 from website import staff
 from website.app import create_app
 
@@ -32,7 +34,17 @@ def db_url(tmp_path):
 
 
 def make_app(db_url: str, **env: str):
-    values = {"DATABASE_URL": db_url, "HAVEN_STAFF_TOKEN": TOKEN, "SITE_PORT": "8123", **env}
+    # The reference secret file beside the test database (never the project's var/).
+    secret_file = str(db_url.replace("sqlite:///", "", 1).rsplit("/", 1)[0] + "/reference-secret")
+    sqlite = db_url.startswith("sqlite:///")
+    values = {
+        "DATABASE_URL": db_url,
+        "HAVEN_STAFF_TOKEN": TOKEN,
+        "SITE_PORT": "8123",
+        "HAVEN_REFERENCE_SECRET_FILE": secret_file if sqlite else "",
+        "HAVEN_REFERENCE_SECRET": "" if sqlite else "made-up-reference-key-" + "0" * 16,
+        **env,
+    }
     return create_app(settings_module.load({k: v for k, v in values.items() if v}))
 
 
@@ -83,6 +95,12 @@ STAFF_ROUTES = [
     ("get", "/staff/export/handoffs.csv", False),
     ("post", "/staff/api/bookings/1/handled", True),
     ("post", "/staff/bookings/1/handled", False),
+    ("post", "/staff/bookings/handled", False),
+    ("post", "/staff/bookings/undo", False),
+    ("get", "/staff/insights", False),
+    ("get", "/staff/api/insights", True),
+    ("get", "/staff/calendar.ics", True),
+    ("get", "/staff/calendar/booking/1", False),
 ]
 
 
@@ -94,11 +112,8 @@ def call(app, method: str, path: str, **kwargs):
 
 
 def sign_in(app) -> str:
-    """The session cookie value a browser gets from the login form."""
-    response = call(app, "post", "/staff/login", data={"token": TOKEN}, headers={"Origin": SAME_ORIGIN})
-    assert response.status == 303, response.text
-    match = re.search(rf"{staff.COOKIE}=([^;]+)", response.headers["set-cookie"])
-    return match.group(1)
+    """The session cookie value a browser gets from the login form (tests/staff_signin.py)."""
+    return staff_signin.sign_in_test_client(app, TOKEN, HOST, SAME_ORIGIN)
 
 
 def cookie_header(value: str) -> dict:
@@ -173,7 +188,8 @@ def test_json_lists_are_newest_first(app, rows) -> None:
         assert response.headers["content-type"].startswith("application/json")
         items = response.json["items"]
         assert [item["id"] for item in items] == [record.id for record in reversed(created)]
-        assert items[0] == created[-1].to_dict()
+        assert items[0] == staff.public_dict(created[-1], staff.references.secret(app.ctx.settings))
+        assert response.json["total"] == len(created) and response.json["open"] == len(created)
     bookings = call(app, "get", "/staff/api/bookings", headers=BEARER).json["items"]
     assert bookings[-1]["name"] == VISITOR and bookings[-1]["handled_at"] is None
 
@@ -218,9 +234,10 @@ def test_html_inbox_shows_three_sections_newest_first(app, rows) -> None:
         assert f'href="/staff/export/{kind}.csv"' in page
     positions = [page.index(b.reference) for b in reversed(rows["bookings"])]
     assert positions == sorted(positions)
-    assert page.count('action="/staff/bookings/') == 3
+    assert page.count('action="/staff/bookings/') == 3 + 1  # one per open booking, and the bulk form
     assert page.count("Mark handled") == 7
-    assert '<th scope="col">' in page and 'href="/static/staff.css"' in page
+    assert page.count('<li class="card is-open">') == 7 and "<table" not in page  # cards, not wide tables
+    assert 'href="/static/staff.css"' in page
     # The CSP forbids inline script and style; the page must not need either.
     assert "<script" not in page and "style=" not in page and "<style" not in page
     assert response.headers["referrer-policy"] == "same-origin"
@@ -231,11 +248,18 @@ def test_handled_rows_are_visibly_marked(app, rows) -> None:
     target = rows["bookings"][0]
     call(app, "post", f"/staff/api/bookings/{target.id}/handled", headers=BEARER)
     page = call(app, "get", "/staff", headers=BEARER).text
-    row = re.search(rf'<tr class="([^"]+)">\s*<th scope="row"><span class="ref">{target.reference}', page)
-    assert row and row.group(1) == "is-handled"
-    assert page.count('class="is-handled"') == 1
+    card = re.search(
+        rf'<li class="card ([^"]+)">\s*<div class="card-head">\s*'
+        rf'<h3 class="card-title"><span class="ref">{target.reference}',
+        page,
+    )
+    assert card and card.group(1) == "is-handled"
+    assert page.count('class="card is-handled"') == 1
     assert page.count("Mark handled") == 6
-    assert "badge-handled" in page
+    # Handled items come after the open ones, and a handled booking no longer says "Requested".
+    assert page.index(target.reference) > max(page.index(b.reference) for b in rows["bookings"][1:])
+    handled_card = page[page.index(target.reference) :].split("</li>")[0]
+    assert "badge-handled" in handled_card and "Requested" not in handled_card
 
 
 def test_markup_in_a_visitors_name_is_escaped(app, db_url) -> None:
@@ -358,7 +382,8 @@ def test_login_cookie_flow(app, rows, db_url) -> None:
         data={"csrf_token": csrf_from(page.text)},
         headers={**cookie_header(session_value), "Origin": SAME_ORIGIN},
     )
-    assert done.status == 303 and done.headers["location"] == "/staff#bookings"
+    assert done.status == 303 and done.headers["location"].startswith("/staff?undo=bookings&ids=")
+    assert done.headers["location"].endswith("#bookings")
     assert repository.get_booking(target.reference, url=db_url).handled_at is not None
 
     out = call(
@@ -504,6 +529,8 @@ def test_database_errors_during_a_request_give_503(app, rows, monkeypatch, error
 
     monkeypatch.setattr(repository, "list_bookings", fail)
     monkeypatch.setattr(repository, "mark_handled", fail)
+    monkeypatch.setattr(inbox_db, "counts", fail)
+    monkeypatch.setattr(inbox_db, "page", fail)
     api = call(app, "get", "/staff/api/bookings", headers=BEARER)
     assert api.status == 503 and api.json == {"error": staff.UNAVAILABLE_MESSAGE}
     page = call(app, "get", "/staff", headers=BEARER)

@@ -5,16 +5,29 @@ PostgreSQL store of the scale-out deployment."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from haven import settings
+from haven.availability import therapist_timezone
+from haven.db import counts
 from haven.tracker_store import ForgettingSQLTrackerStore
 
 DOMAIN = Domain.empty()
 WORDS = "he lied to me for years"
+
+
+@pytest.fixture(autouse=True)
+def counts_url(monkeypatch, tmp_path) -> str:
+    """A new conversation is counted for the insights (haven/db/counts.py): into a throwaway database."""
+    url = f"sqlite:///{tmp_path}/haven.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
 
 
 def conversation(sender: str) -> DialogueStateTracker:
@@ -72,3 +85,19 @@ def test_normal_turns_are_stored_exactly_as_rasas_own_store_does(tmp_path) -> No
         )
     assert counts[0] == counts[1]
     assert counts[1][1][-1] == "and then?"
+
+
+def test_a_new_conversation_is_counted_once_and_its_words_are_not(tmp_path, counts_url) -> None:
+    store = ForgettingSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    first = conversation("visitor-1")
+    asyncio.run(store.save(first))
+    first.update(ActionExecuted("action_listen"))
+    first.update(UserUttered("and another message"))
+    asyncio.run(store.save(first))  # a later turn of the same conversation
+    asyncio.run(store.save(conversation("visitor-2")))
+    counts.drain()  # counts are written in the background
+    week = counts.week_start(datetime.now(UTC), therapist_timezone(settings.load()))
+    assert [(c.metric, c.key, c.count) for c in counts.weekly(week, week, url=counts_url)] == [
+        ("conversation", "", 2)
+    ]
+    assert WORDS.encode() not in (tmp_path / "haven.db").read_bytes()

@@ -14,9 +14,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -169,4 +171,24 @@ class SafetyEvent(Base):
         CheckConstraint(_in("subject", SAFETY_SUBJECTS), name="ck_safety_events_subject"),
         CheckConstraint(_in("tier", SAFETY_TIERS), name="ck_safety_events_tier"),
         Index("ix_safety_events_created_at", "created_at"),
+    )
+
+
+class WeeklyCount(Base):
+    """How often something happened in a week (the therapist's insights): a number, never words.
+
+    metric: "topic" (key: the topic id answered), "did_you_mean", "could_not_answer", "conversation"
+    (key: "" for the plain counts).  Written only by haven.db.counts.
+    """
+
+    __tablename__ = "weekly_counts"
+
+    week_start = Column(Date, nullable=False)
+    metric = Column(String(32), nullable=False)
+    key = Column(String(64), nullable=False)
+    count = Column(Integer, nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("week_start", "metric", "key", name="pk_weekly_counts"),
+        CheckConstraint("count >= 0", name="ck_weekly_counts_count"),
     )

@@ -35,7 +35,7 @@ def _indexes(url):
     }
 
 
-HEAD = "0002"
+HEAD = "0005"
 
 
 def test_upgrade_creates_schema(database_url):
