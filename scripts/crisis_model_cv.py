@@ -137,7 +137,7 @@ def report(rows) -> int:
                 f"{np.mean([tier(r, high, middle) > 0 for r in topic_rows]):>9.3f}"
             )
     print("\npattern hits whose model score is below a floor become check-ins (high 0.9, middle 0.5):")
-    for floor in (0.0, 0.05, 0.1, 0.2, 0.3):
+    for floor in (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
         c = [tier(r, 0.9, 0.5, floor) for r in crisis]
         n = [tier(r, 0.9, 0.5, floor) for r in calm_rows]
         print(
