@@ -29,6 +29,7 @@ import io
 import logging
 import secrets
 import threading
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import partial, wraps
 from typing import Any, Callable, Dict
@@ -73,7 +74,7 @@ KINDS: Dict[str, tuple] = {
 }
 
 #: Cells a spreadsheet would run as a formula; such cells get a leading apostrophe in CSV exports.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", ";")
 
 DISABLED_MESSAGE = "The staff inbox is disabled until HAVEN_STAFF_TOKEN is set on the server."
 UNAUTHORISED_MESSAGE = "Staff credentials required: send Authorization: Bearer <HAVEN_STAFF_TOKEN>."
@@ -234,7 +235,10 @@ def csv_cell(value: Any) -> str:
         text = value.isoformat()
     else:
         text = str(value)
-    if text.startswith(_FORMULA_STARTS) or text.lstrip(" \n").startswith(_FORMULA_STARTS[:4]):
+    # NFKC folds the fullwidth ＝＋－＠ (and other compatibility forms) into what a spreadsheet may
+    # read as a formula; a leading `;`, tab or newline before one is skipped by some importers.
+    folded = unicodedata.normalize("NFKC", text).lstrip(" \n\r\t;")
+    if text.startswith(_FORMULA_STARTS) or folded.startswith(_FORMULA_STARTS[:4]):
         text = "'" + text
     return text
 
