@@ -166,6 +166,9 @@ class Settings:
     # first use by haven/references.py).
     reference_secret: Optional[str] = field(default=None, repr=False)
     reference_secret_file: Path = ROOT / "var" / "reference-secret"
+    # The FAQ (issue 15): keep the words of questions the FAQ could not answer, for the staff FAQ page
+    # (off: counts and the nearest entry only); kept texts are cleared after retain_conversation_days.
+    faq_keep_questions: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -281,6 +284,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         calendar_show_contact=_flag(env, "HAVEN_CALENDAR_SHOW_CONTACT", Settings.calendar_show_contact),
         reference_secret=_secret(env, "HAVEN_REFERENCE_SECRET", minimum=32),
         reference_secret_file=_path(env, "HAVEN_REFERENCE_SECRET_FILE", Settings.reference_secret_file),
+        faq_keep_questions=_flag(env, "HAVEN_FAQ_KEEP_QUESTIONS", Settings.faq_keep_questions),
     )
 
 
