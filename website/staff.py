@@ -47,7 +47,7 @@ from haven.availability import therapist_timezone
 from haven.db import inbox as inbox_db
 from haven.db import migrate, repository
 from haven.db.repository import DatabaseUnavailable
-from website import calendar_feed, inbox_view, insights
+from website import calendar_feed, faq_admin, inbox_view, insights
 
 log = logging.getLogger(__name__)
 
@@ -355,6 +355,8 @@ def create_blueprint(templates: Environment) -> Blueprint:
         resp.headers["Referrer-Policy"] = "same-origin"
         resp.headers["X-Robots-Tag"] = "noindex, nofollow"
         resp.headers["Cache-Control"] = "no-store"
+
+    faq_admin.create_faq_blueprint(templates, guarded, into=bp)  # the FAQ page (issue 15), same guard
 
     # ----------------------------------------------------------------- sign-in
 
