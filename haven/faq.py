@@ -2,11 +2,12 @@
 
 Why by meaning and not by a trained intent: the therapist adds and rewords entries herself (the staff
 FAQ page), and a change must not wait for `rasa train`. The verified sentence encoder (haven/encoder,
-all-MiniLM-L6-v2) turns each entry's example questions into vectors once; a visitor's question is
-compared with every example by cosine similarity, and an entry scores the mean of its TOP_K best
-examples. Below THRESHOLD nothing is answered (an honest "I don't have that" or the article's own
-replies); when the two best entries are within MARGIN of each other the visitor is asked "Did you
-mean" with both. The numbers were chosen on tests/nlu/faq_dev.yml only (docs/faq.md).
+all-MiniLM-L6-v2) turns each entry's example questions into vectors, and a logistic regression over
+them, with one more class for "not the FAQ" (data/nlu's out-of-scope and article-topic examples and the
+file's `not_faq` questions), is fitted when the file is loaded (about 0.1 s). An entry scores its
+probability; below the threshold, or when "not the FAQ" is likelier, nothing is answered; when the two
+best entries are within MARGIN "Did you mean" offers both. Chosen on tests/nlu/faq_dev.yml only
+(docs/faq.md).
 
 Why a placeholder is never said: an entry with `status: to_fill` holds the therapist's to-do, not an
 answer. The loader keeps its text only for the staff page; `FaqEntry.reply_text` never returns it.
@@ -43,17 +44,17 @@ REQUIRED_LABELS = ("to_fill", "did_you_mean", "none_of_these", "book", "leave_me
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 _PLACEHOLDERS = ("{conversation_days}", "{handled_days}")
 
-# Chosen on tests/nlu/faq_dev.yml only (docs/faq.md has the sweep). An entry's score is the mean of its
-# TOP_K most similar example questions (1: the best one; 2 and 3 were worse on dev). Two thresholds,
-# because the evidence differs: when the NLU classifier already says the message is a question about
-# the practice (intent practice_faq), the matcher only has to pick the entry, so INTENT_THRESHOLD is
-# low; when it is consulted from the out-of-scope or "Did you mean" fallback, the similarity alone must
-# say it is an FAQ question, so FALLBACK_THRESHOLD is high enough that no off-topic dev question passes.
-# When the runner-up is within MARGIN of the best, "Did you mean" offers both.
-TOP_K = 1
-INTENT_THRESHOLD = 0.40
-FALLBACK_THRESHOLD = 0.62
-MARGIN = 0.02
+# Chosen on tests/nlu/faq_dev.yml only (docs/faq.md). Scores are the classifier's probabilities
+# (Matcher). Two thresholds, because the evidence differs: when the NLU classifier already says the
+# message is a question about the practice (intent practice_faq), the matcher only has to pick the entry
+# (and the "not the FAQ" class may still veto it), so INTENT_THRESHOLD is low; when it is consulted from
+# the out-of-scope or "Did you mean" fallback, the matcher alone must say it is an FAQ question, so
+# FALLBACK_THRESHOLD is higher. When the runner-up is within MARGIN of the best, "Did you mean" offers
+# both. C: the regression's inverse regularisation.
+C = 100.0
+INTENT_THRESHOLD = 0.0
+FALLBACK_THRESHOLD = 0.5
+MARGIN = 0.1
 THRESHOLD = INTENT_THRESHOLD
 
 
@@ -100,6 +101,9 @@ class Faq:
     entries: Tuple[FaqEntry, ...]
     labels: Mapping[str, str]
     review: Mapping[str, str]
+    # Questions that sound like the practice's but are about something else ("when does the bank open"):
+    # the matcher's "not the FAQ" class learns from them beside data/nlu's out-of-scope examples.
+    not_faq: Tuple[str, ...] = ()
 
     def get(self, entry_id: Optional[str]) -> Optional[FaqEntry]:
         return next((e for e in self.entries if e.id == entry_id), None)
@@ -197,7 +201,15 @@ def parse(raw: Any, where: str = FAQ_FILE) -> Faq:
     review = raw.get("review") or {}
     if not isinstance(review, Mapping):
         raise FaqError(f"{where}: 'review' must be a mapping")
-    return Faq(entries=entries, labels=dict(labels), review={k: str(v) for k, v in review.items()})
+    not_faq = raw.get("not_faq") or []
+    if not isinstance(not_faq, list) or not all(isinstance(q, str) and q.strip() for q in not_faq):
+        raise FaqError(f"{where}: 'not_faq' must be a list of questions")
+    return Faq(
+        entries=entries,
+        labels=dict(labels),
+        review={k: str(v) for k, v in review.items()},
+        not_faq=tuple(dict.fromkeys(" ".join(q.split()) for q in not_faq)),
+    )
 
 
 def load(path: Optional[Path] = None) -> Faq:
@@ -234,6 +246,8 @@ def dump(faq: Faq) -> str:
         "labels": dict(faq.labels),
         "entries": [_entry_dict(e) for e in faq.entries],
     }
+    if faq.not_faq:
+        data["not_faq"] = list(faq.not_faq)
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -281,9 +295,16 @@ class Match:
 
 
 class Matcher:
-    """Cosine similarity of a question to every entry's example questions (vectors encoded once)."""
+    """A small classifier over the encoder's sentence embeddings: one class per entry (its example
+    questions) and one "not the FAQ" class (data/nlu's out-of-scope and article-topic examples, and the
+    file's `not_faq` questions). Logistic regression, fitted when the file is loaded (about 0.1 s; the
+    other class's vectors are encoded once per process), so an edit still needs no `rasa train`.
 
-    def __init__(self, faq: Faq, encoder: Any = None, *, top_k: int = TOP_K, threshold: float = THRESHOLD,
+    Why not plain cosine similarity any more: the nearest example cannot say "this is about a post
+    office, not her practice"; a class built from everyday questions can, and the regression weighs
+    what separates neighbouring entries (hours from session_length) instead of one lucky example."""
+
+    def __init__(self, faq: Faq, encoder: Any = None, *, threshold: float = THRESHOLD,
                  margin: float = MARGIN) -> None:  # fmt: skip
         if encoder is None:
             from haven.encoder import load_encoder
@@ -291,34 +312,75 @@ class Matcher:
             encoder = load_encoder()
         self.faq = faq
         self.encoder = encoder
-        self.top_k, self.threshold, self.margin = top_k, threshold, margin
+        self.threshold, self.margin = threshold, margin
         texts = [q for entry in faq.entries for q in entry.questions]
-        self._owner = np.array([n for n, entry in enumerate(faq.entries) for _ in entry.questions])
-        self._vectors = encoder.encode(texts) if texts else np.zeros((0, 384), dtype=np.float32)
+        labels = [n for n, entry in enumerate(faq.entries) for _ in entry.questions]
+        other = _other_vectors(encoder)
+        extra = encoder.encode(list(faq.not_faq)) if faq.not_faq else np.zeros((0, other.shape[1]))
+        vectors = np.vstack([encoder.encode(texts), other, extra])
+        self._other = len(faq.entries)
+        targets = np.array(labels + [self._other] * (len(other) + len(extra)))
+        from sklearn.linear_model import LogisticRegression
+
+        self._model = LogisticRegression(C=C, max_iter=1000).fit(vectors, targets)
+        # predict_proba's columns follow the sorted classes: map them back to entry order
+        self._columns = {int(c): n for n, c in enumerate(self._model.classes_)}
+
+    def probabilities(self, text: str) -> Tuple[np.ndarray, float]:
+        """(one probability per entry, the "not the FAQ" probability)."""
+        query = self.encoder.encode([text or ""])
+        row = self._model.predict_proba(query)[0]
+        per_entry = np.array(
+            [row[self._columns[n]] if n in self._columns else 0.0 for n in range(len(self.faq.entries))]
+        )
+        return per_entry, float(row[self._columns[self._other]])
 
     def scores(self, text: str) -> np.ndarray:
-        """One score per entry: the mean of its top-k example similarities."""
-        query = self.encoder.encode([text or ""])[0]
-        sims = self._vectors @ query
-        out = np.empty(len(self.faq.entries), dtype=np.float32)
-        for n in range(len(self.faq.entries)):
-            own = np.sort(sims[self._owner == n])[::-1]
-            out[n] = own[: self.top_k].mean()
-        return out
+        """One score per entry (its probability)."""
+        return self.probabilities(text)[0]
 
     def match(self, text: str, threshold: Optional[float] = None) -> Match:
         threshold = self.threshold if threshold is None else threshold
-        scores = self.scores(text)
+        scores, other = self.probabilities(text)
         order = np.argsort(-scores)
         best = self.faq.entries[order[0]]
         best_score = float(scores[order[0]])
         second = self.faq.entries[order[1]] if len(order) > 1 else None
         second_score = float(scores[order[1]]) if len(order) > 1 else 0.0
-        if best_score < threshold:
+        if best_score < threshold or other >= best_score:
             return Match("none", best, best_score, second, second_score)
         if second is not None and best_score - second_score < self.margin:
             return Match("did_you_mean", best, best_score, second, second_score)
         return Match("answer", best, best_score, second, second_score)
+
+
+_OTHER_INTENTS = ("out_of_scope", "how_betrayal_fuels_bond", "how_to_heal", "is_it_weakness",
+                  "survival_mode", "what_is_betrayal_trauma", "what_is_trauma_bond", "why_logic_fails",
+                  "why_still_attached")  # fmt: skip
+_other_cache: Dict[int, np.ndarray] = {}
+
+
+def other_examples(nlu_dir: Optional[Path] = None) -> List[str]:
+    """data/nlu's out-of-scope and article-topic examples: what the FAQ must not take. Training data
+    only (never an evaluation set); read from the code's checkout, not HAVEN_CONTENT_DIR."""
+    folder = Path(nlu_dir or settings_module.ROOT / "data" / "nlu")
+    out: List[str] = []
+    for path in sorted(folder.glob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if block.get("intent") in _OTHER_INTENTS:
+                for line in str(block.get("examples") or "").splitlines():
+                    line = line.strip()
+                    if line.startswith("- "):
+                        out.append(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line[2:]).strip())
+    return out
+
+
+def _other_vectors(encoder: Any) -> np.ndarray:
+    """Encoded once per process and encoder (they change only with a deploy)."""
+    key = id(encoder)
+    if key not in _other_cache:
+        _other_cache[key] = np.asarray(encoder.encode(other_examples()))
+    return _other_cache[key]
 
 
 class FaqStore:

@@ -149,7 +149,7 @@ def evaluate_faq(model_path: Path = ROOT / "models" / "haven.tar.gz") -> List[Tu
 def format_faq(results: List[Tuple[SetResult, bool]]) -> str:
     lines = ["", "The practice's FAQ (content/faq.yml) through the model and the matcher:"]
     lines.append(
-        f"  top_k {faq.TOP_K}, intent threshold {faq.INTENT_THRESHOLD}, fallback threshold "
+        f"  classifier C {faq.C}, intent threshold {faq.INTENT_THRESHOLD}, fallback threshold "
         f"{faq.FALLBACK_THRESHOLD}, margin {faq.MARGIN}"
     )
     for result, show in results:

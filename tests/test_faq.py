@@ -303,3 +303,19 @@ def test_the_migration_and_the_model_agree(tmp_path) -> None:
     columns = {c["name"] for c in inspect(create_engine(url)).get_columns("faq_questions")}
     assert columns == {"id", "created_at", "outcome", "entry_id", "score", "question_text"}
     assert Path(ROOT / "migrations" / "versions" / "0007_faq_questions.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["when does the post office close today", "what does a dentist check-up cost", "how do i cancel my phone plan"],
+)
+def test_an_everyday_question_sent_as_practice_faq_is_vetoed(matcher, question) -> None:
+    """The NLU sometimes calls these practice_faq; the "not the FAQ" class refuses them even then."""
+    assert matcher.match(question, faq.INTENT_THRESHOLD).kind == "none"
+    assert matcher.match("what are your opening hours", faq.INTENT_THRESHOLD).entry.id == "hours"
+
+
+def test_not_faq_questions_survive_a_staff_save(tmp_path) -> None:
+    path = tmp_path / "faq.yml"
+    faq.save(FAQ, path)
+    assert faq.load(path).not_faq == FAQ.not_faq and FAQ.not_faq
