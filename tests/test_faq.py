@@ -307,7 +307,11 @@ def test_the_migration_and_the_model_agree(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["when does the post office close today", "what does a dentist check-up cost", "how do i cancel my phone plan"],
+    [
+        "when does the post office close today",
+        "what does a dentist check-up cost",
+        "how do i cancel my phone plan",
+    ],
 )
 def test_an_everyday_question_sent_as_practice_faq_is_vetoed(matcher, question) -> None:
     """The NLU sometimes calls these practice_faq; the "not the FAQ" class refuses them even then."""
