@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from haven import faq
-from haven.evaluation import heldout, off_topic, parse_all
+from haven.evaluation import heldout, load_agent, off_topic, parse_all
 from haven.settings import ROOT
 
 DEV = ROOT / "tests" / "nlu" / "faq_dev.yml"
@@ -121,9 +121,7 @@ def _load(path: Path) -> Tuple[Dict[str, List[str]], List[str], List[str]]:
 
 def evaluate_faq(model_path: Path = ROOT / "models" / "haven.tar.gz") -> List[Tuple[SetResult, bool]]:
     """[(result, show its messages)]: dev and the topic sets show misses; the blind set never does."""
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model_path))
+    agent = load_agent(model_path)
     matcher = faq.Matcher(faq.load())
     results = [(run_set(agent, matcher, f"{DEV.name} (development)", *_load(DEV)), True)]
     results.append(
