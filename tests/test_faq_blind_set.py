@@ -18,7 +18,9 @@ from haven.settings import ROOT
 
 BLIND = ROOT / "tests" / "nlu" / "faq_blind.yml"
 
-# measured 2026-12-05: right entry 129/168 = 0.768, off-topic refused 108/120 = 0.900, article kept 60/60
+# measured 2026-12-05: right entry 116/154 = 0.753, off-topic refused 107/119 = 0.899, article kept 59/59
+# (16 questions the writer happened to phrase exactly like an FAQ example or an NLU training line were
+# taken out: they measured recall of the training data, not understanding)
 FLOORS = {"right": 0.73, "refused": 0.87, "articles_kept": 0.97}
 
 
@@ -47,12 +49,15 @@ def blind_result():
 
 
 def test_the_blind_set_keeps_its_accuracy_and_refusal(blind_result) -> None:
+    # Plain numbers only, so a failure's message shows no blind question (pytest prints the operands).
     r = blind_result
+    counts = (r.questions, r.negatives, r.articles)
+    right, refused, kept = r.right / r.questions, r.refused / r.negatives, r.articles_kept / r.articles
     summary = (
         f"right {r.right}/{r.questions}, refused {r.refused}/{r.negatives}, "
         f"kept {r.articles_kept}/{r.articles}"
     )
-    assert r.questions == 168 and r.negatives == 120 and r.articles == 60, summary
-    assert r.right / r.questions >= FLOORS["right"], summary
-    assert r.refused / r.negatives >= FLOORS["refused"], summary
-    assert r.articles_kept / r.articles >= FLOORS["articles_kept"], summary
+    assert counts == (154, 119, 59), summary
+    assert right >= FLOORS["right"], summary
+    assert refused >= FLOORS["refused"], summary
+    assert kept >= FLOORS["articles_kept"], summary

@@ -20,6 +20,7 @@ import pytest
 
 from haven import faq, launcher
 from haven import settings as settings_module
+from haven.db import migrate, session
 from haven.settings import ROOT
 from tests import staff_signin
 from tests.conftest import ARTIFACTS, LiveHaven, _wait_for_banner
@@ -51,6 +52,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     folder = tmp_path_factory.mktemp("faq-e2e")
     content = folder / "content"
     shutil.copytree(ROOT / "content", content)
+    database = f"sqlite:///{folder / 'haven.db'}"
+    migrate.upgrade(database)
+    staff_signin.set_password(database)  # what `make staff-password` does
+    session.dispose_engine(database)
     env = {
         **os.environ,
         "RASA_PORT": str(launcher.free_port()),
@@ -59,7 +64,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
         "RASA_AUTH_TOKEN": "test-api-token",
         "HAVEN_STAFF_TOKEN": STAFF_TOKEN,
         "HAVEN_CONTENT_DIR": str(content),
-        "DATABASE_URL": f"sqlite:///{folder / 'haven.db'}",
+        "DATABASE_URL": database,
         "HAVEN_TRACKER_DB": str(folder / "rasa-tracker.db"),
         "HAVEN_REFERENCE_SECRET_FILE": str(folder / "reference-secret"),
         "HAVEN_RATE_LIMIT_PER_MINUTE": "0",
@@ -132,7 +137,7 @@ def test_an_edit_in_the_browser_is_the_next_answer_without_retraining(live, brow
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        staff_signin.sign_in_browser(page, haven.site, STAFF_TOKEN)
+        staff_signin.sign_in_browser(page, haven.site)
         page.goto(f"{haven.site}/staff/faq")
         page.locator('a[href="/staff/faq/fees"]').first.click()
         page.wait_for_url(f"{haven.site}/staff/faq/fees")

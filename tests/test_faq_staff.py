@@ -28,6 +28,7 @@ def site(tmp_path):
     url = f"sqlite:///{tmp_path / 'haven.db'}"
     migrate.upgrade(url)
     faq_questions.record("unmatched", "fees", 0.4, url=url)
+    staff_signin.set_password(url)  # what `make staff-password` does
     app = create_app(
         settings_module.load(
             {
@@ -50,7 +51,7 @@ def call(app, method, path, **kwargs):
 
 
 def signed_in(app) -> dict:
-    value = staff_signin.sign_in_test_client(app, TOKEN, HOST, ORIGIN)
+    value = staff_signin.sign_in_test_client(app, staff_signin.PASSWORD, HOST, ORIGIN)
     return {"Cookie": f"haven_staff={value}", "Origin": ORIGIN}
 
 

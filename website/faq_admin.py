@@ -52,9 +52,8 @@ def create_faq_blueprint(
     def common(request: Request, credential: Any) -> dict:
         from website import staff
 
-        token = request.app.ctx.settings.staff_token
         return {
-            "csrf": staff.csrf_token(token, credential.session) if credential.session else "",
+            "csrf": staff.csrf_token(credential.session) if credential.session else "",
             "csrf_field": staff.CSRF_FIELD,
             "signed_in_with_cookie": credential.via == "cookie",
         }
