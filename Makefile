@@ -19,7 +19,7 @@ export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder purge
+.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder purge staff-password
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test: train ## install, train if needed, then run the whole test suite
 
 purge: install ## delete conversations and handled items past their retention period, and report counts
 	@$(PY) -m haven.retention
+
+staff-password: install ## set the therapist's sign-in password for /staff (asks twice; never from the environment)
+	@$(PY) -m website.staff_auth
 
 eval: train ## print the NLU and crisis-detection evaluation reports
 	@$(PY) scripts/evaluate.py

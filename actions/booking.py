@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import digression
 from actions.knowledge import knowledge_base
-from actions.storage import ensure_schema, visitor_timezone
+from actions.storage import booking_limit_message, ensure_schema, visitor_timezone
 from haven import availability, notify
 from haven.db import repository
 from haven.db.session import DatabaseUnavailable
@@ -278,6 +278,10 @@ class ActionSubmitBookingForm(Action):
             return clear_slots(BOOKING_SLOTS)
         if tracker.get_slot("booking_confirm") is not True:
             dispatcher.utter_message(response="utter_booking_not_sent")
+            return clear_slots(BOOKING_SLOTS)
+        limited = booking_limit_message(tracker)  # issue 12.7: caps per contact and per client
+        if limited:
+            dispatcher.utter_message(text=limited)
             return clear_slots(BOOKING_SLOTS)
         slot_value = tracker.get_slot("booking_slot")
         start = _parse_start(slot_value) if slot_value and slot_value != PREFERENCE else None

@@ -23,7 +23,12 @@ client still works. What differs:
   socket.io as `{"custom": {...}}` instead of raising TypeError (HavenSocketIOOutput). A browser
   page from another origin than the allowed ones cannot connect (on polling or websocket).
 - Text starting with "/" that is not a button payload Rasa can read loses the slash: Rasa would
-  log it in full with a warning (command_or_text).
+  log it in full with a warning (command_or_text). A command Rasa can read is accepted only as the
+  conversation offered it, and its values pass the crisis check (haven/commands.py).
+- socket.io takeover guard: a `session_request` for a conversation id that another live socket holds
+  gets a fresh id (so it never receives that conversation's replies), and a socket may send messages
+  only for the conversation it was confirmed for. A client that reconnects after its socket closed
+  gets its conversation back. (Per Rasa server process: see README, "Conversation ids".)
 - Errors are logged by type only: Rasa's own channel logs the message text with its traceback.
 """
 
@@ -52,7 +57,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from haven import sanic_websocket
+from haven import commands, sanic_websocket
 from haven.text import clean_text, shorten
 
 logger = logging.getLogger(__name__)
@@ -158,7 +163,7 @@ def command_or_text(text: str, app: Optional[Sanic]) -> str:
     return text.lstrip("/").strip()
 
 
-def user_message(
+async def user_message(
     text: str,
     output: OutputChannel,
     sender: str,
@@ -166,8 +171,13 @@ def user_message(
     meta: Optional[Dict[str, Any]],
     app: Optional[Sanic] = None,
 ) -> UserMessage:
+    """The message Rasa handles: a command only as the conversation offered it (haven/commands.py)."""
     text = command_or_text(text, app)
-    parse_data = None if text else empty_parse_data()
+    if not text:
+        parse_data: Optional[Dict[str, Any]] = empty_parse_data()
+    else:
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        text, parse_data = await commands.screen(text, sender, agent)
     return UserMessage(text, output, sender, input_channel=channel, metadata=meta, parse_data=parse_data)
 
 
@@ -284,7 +294,7 @@ class HavenRestInput(RestInput):
                     self._stream(handle, text, sender, meta, request.app), content_type="text/event-stream"
                 )
             collector = self._collector()
-            await handle(user_message(text, collector, sender, self.name(), meta, request.app))
+            await handle(await user_message(text, collector, sender, self.name(), meta, request.app))
             return response.json(collector.messages)
 
         return webhook
@@ -307,7 +317,7 @@ class HavenRestInput(RestInput):
 
             async def run() -> None:
                 output = QueueOutputChannel(queue)
-                await handle(user_message(text, output, sender, self.name(), meta, app))
+                await handle(await user_message(text, output, sender, self.name(), meta, app))
                 await queue.put("DONE")
 
             task = asyncio.ensure_future(run())
@@ -381,6 +391,10 @@ class HavenSocketIOInput(SocketIOInput):
                 return False
             return await rasa_connect(sid, environ, auth) if rasa_connect else True
 
+        # The takeover guard: which live socket holds which conversation (this server process).
+        holders: Dict[str, str] = {}  # conversation id -> sid
+        held: Dict[str, str] = {}  # sid -> conversation id
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
@@ -389,9 +403,31 @@ class HavenSocketIOInput(SocketIOInput):
             except BadInput:
                 logger.warning("socket.io: session request with an unusable session id ignored")
                 return
+            holder = holders.get(session)
+            if holder is not None and holder != sid:
+                # Another live socket holds this conversation: the newcomer gets a fresh one and never
+                # joins the room its replies go to. A client reconnecting after its socket closed finds
+                # no holder (disconnect below) and gets its conversation back.
+                logger.warning(
+                    "socket.io: a conversation another live socket holds was asked for; fresh id given"
+                )
+                session = uuid.uuid4().hex
+            previous = held.get(sid)
+            if previous is not None and previous != session:
+                holders.pop(previous, None)
+                if self.session_persistence:
+                    await sio.leave_room(sid, previous, namespace=self.namespace)
+            holders[session] = sid
+            held[sid] = session
             if self.session_persistence:
                 await sio.enter_room(sid, session, namespace=self.namespace)
             await sio.emit("session_confirm", session, room=sid, namespace=self.namespace)
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text, *_reason: Any) -> None:
+            session = held.pop(sid, None)
+            if session is not None and holders.get(session) == sid:
+                del holders[session]
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:
@@ -404,6 +440,12 @@ class HavenSocketIOInput(SocketIOInput):
                     if sender is None:
                         logger.warning("socket.io: a message without a session id was ignored")
                         return
+                    if held.get(sid) != sender:
+                        # Only the conversation this socket was confirmed for (session_request).
+                        logger.warning(
+                            "socket.io: a message for a conversation this socket does not hold was ignored"
+                        )
+                        return
                 else:
                     sender = sid
                 text = message_text(data.get("message"))
@@ -413,7 +455,7 @@ class HavenSocketIOInput(SocketIOInput):
                 return
             output = HavenSocketIOOutput(sio, self.bot_message_evt)
             app = app_holder.get("app")
-            message = user_message(text, output, sender, self.name(), meta, app)
+            message = await user_message(text, output, sender, self.name(), meta, app)
             await handle_with_kind_fallback(app, on_new_message, message)
 
         return webhook

@@ -29,6 +29,30 @@ def owner_only() -> None:
     os.umask(OWNER_ONLY_UMASK)
 
 
+def private_sqlite_file(path: Path) -> None:
+    """Create a SQLite file and missing folders owner-only before SQLite does, whatever the umask.
+
+    The launcher sets the umask, but a test run, `make purge` or a one-off script may open the default
+    databases first; without this, var/ and the databases came out 0755/0644 and every later `make run`
+    warned about them.
+    """
+    path = path.expanduser()
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def sqlite_path(database_url: str) -> Optional[Path]:
     """The file of a SQLite database URL, or None (another database, or in memory)."""
     try:

@@ -441,7 +441,11 @@ class PeriodicPurge:
 
 def main() -> int:
     file_modes.owner_only()  # var/, the databases and every server's files: 0600 / 0700
-    settings = settings_module.load()
+    try:
+        settings = settings_module.load()
+    except ValueError as error:  # a bad setting: one line that names it, no traceback
+        print(f"Haven could not start: {error}", file=sys.stderr)
+        return 2
     for warning in file_modes.warnings(settings):
         print(warning, file=sys.stderr, flush=True)
     stack = Stack(settings)

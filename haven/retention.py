@@ -157,6 +157,22 @@ def purge_application(engine: Engine, cutoff: datetime) -> Dict[str, int]:
     return counts
 
 
+def purge_staff_log(engine: Engine, now: datetime) -> int:
+    """Deletes staff sign-in log rows older than 90 days and sessions past their 7-day limit."""
+    from haven.db import staff_accounts
+    from haven.db.models import StaffSession, StaffSignin
+
+    if StaffSignin.__tablename__ not in set(inspect(engine).get_table_names()):
+        return 0
+    with engine.begin() as connection:
+        old = now - staff_accounts.SIGNIN_RETENTION
+        result = connection.execute(delete(StaffSignin).where(StaffSignin.created_at < old))
+        connection.execute(
+            delete(StaffSession).where(StaffSession.created_at < now - staff_accounts.SESSION_ABSOLUTE)
+        )
+    return result.rowcount or 0
+
+
 # ------------------------------------------------------------------------------ SQLite compaction
 def compact_sqlite(path: Path) -> Tuple[int, int]:
     """VACUUM (only when there are free pages) and checkpoint the WAL: (bytes before, bytes after),
@@ -210,6 +226,7 @@ def purge(settings: Settings, now: Optional[datetime] = None) -> PurgeReport:
         engine = create_engine(app_url, connect_args=_connect_args(app_url))
         try:
             counts = purge_application(engine, now - timedelta(days=settings.retain_handled_days))
+            purge_staff_log(engine, now)
         finally:
             engine.dispose()
         report.bookings, report.handoffs, report.safety_events = (

@@ -82,6 +82,8 @@ class Settings:
     action_port: int = 5055
     site_port: int = 8000
     database_url: str = f"sqlite:///{ROOT / 'var' / 'haven.db'}"
+    # The bearer token of the staff JSON API and calendar (at least 32 characters, checked at start);
+    # people sign in to /staff with the password of `make staff-password` instead.
     staff_token: Optional[str] = field(default=None, repr=False)
     rasa_auth_token: Optional[str] = field(default=None, repr=False)
     # The token the website server uses for Rasa's HTTP API (forgetting a conversation). The launcher
@@ -166,6 +168,11 @@ class Settings:
     # first use by haven/references.py).
     reference_secret: Optional[str] = field(default=None, repr=False)
     reference_secret_file: Path = ROOT / "var" / "reference-secret"
+    # Booking caps (issue 12.7): open (requested or confirmed, still to come) bookings per contact,
+    # and bookings made per conversation/client in a day, so a script cannot take every free slot.
+    # 0 turns a cap off.
+    booking_limit_per_contact: int = 2
+    booking_limit_per_client: int = 3
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -237,7 +244,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         action_port=_int(env, "ACTION_PORT", Settings.action_port),
         site_port=_int(env, "SITE_PORT", Settings.site_port),
         database_url=database_url,
-        staff_token=_optional(env, "HAVEN_STAFF_TOKEN"),
+        staff_token=_secret(env, "HAVEN_STAFF_TOKEN", minimum=32),
         store_crisis_text=(_optional(env, "HAVEN_STORE_CRISIS_TEXT") or "").lower()
         in {"1", "true", "yes", "on"},
         rasa_auth_token=_optional(env, "RASA_AUTH_TOKEN"),
@@ -281,6 +288,12 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         calendar_show_contact=_flag(env, "HAVEN_CALENDAR_SHOW_CONTACT", Settings.calendar_show_contact),
         reference_secret=_secret(env, "HAVEN_REFERENCE_SECRET", minimum=32),
         reference_secret_file=_path(env, "HAVEN_REFERENCE_SECRET_FILE", Settings.reference_secret_file),
+        booking_limit_per_contact=_count(
+            env, "HAVEN_BOOKING_LIMIT_PER_CONTACT", Settings.booking_limit_per_contact
+        ),
+        booking_limit_per_client=_count(
+            env, "HAVEN_BOOKING_LIMIT_PER_CLIENT", Settings.booking_limit_per_client
+        ),
     )
 
 

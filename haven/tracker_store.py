@@ -16,6 +16,7 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from haven import file_modes
 from haven.db import counts
 
 
@@ -23,7 +24,7 @@ class ForgettingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # A SQLite file's folder (var/ on a fresh clone) may not exist yet; SQLite would not create it.
         if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db"):
-            Path(kwargs["db"]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            file_modes.private_sqlite_file(Path(kwargs["db"]))
         super().__init__(*args, **kwargs)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

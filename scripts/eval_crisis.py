@@ -71,9 +71,9 @@ class ModelDetector:
     def __init__(self, model_path: str) -> None:
         import asyncio
 
-        from rasa.core.agent import Agent
+        from haven import evaluation
 
-        self._agent = Agent.load(model_path)
+        self._agent = evaluation.load_agent(Path(model_path))
         self._loop = asyncio.new_event_loop()
 
     def detect(self, text: str, doc: Any = None) -> Any:

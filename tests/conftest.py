@@ -110,7 +110,7 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
         "ACTION_PORT": str(launcher.free_port()),
         "SITE_PORT": str(launcher.free_port()),
         "RASA_AUTH_TOKEN": "test-api-token",
-        "HAVEN_STAFF_TOKEN": "test-staff-token",
+        "HAVEN_STAFF_TOKEN": "test-staff-token-0123456789abcdef0123",
         "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'haven.db'}",
         "HAVEN_TRACKER_DB": str(tmp_path_factory.mktemp("tracker") / "rasa-tracker.db"),
         "HAVEN_REFERENCE_SECRET_FILE": str(tmp_path_factory.mktemp("secrets") / "reference-secret"),
@@ -142,6 +142,15 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
         assert typed not in logged, f"visitor text in the server logs: {typed!r}"
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
         assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
+
+
+@pytest.fixture
+def staff_password(db_url: str) -> str:
+    """The therapist's password (tests/staff_signin.PASSWORD) set in the test's database (`db_url`)."""
+    from tests import staff_signin
+
+    staff_signin.set_password(db_url)
+    return staff_signin.PASSWORD
 
 
 @pytest.fixture(scope="module")

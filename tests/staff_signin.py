@@ -1,8 +1,9 @@
 """The one place tests sign in to the staff pages, so the sign-in can change in one place.
 
-Today the therapist signs in with the staff token (POST /staff/login, field `token`); the security
-engineer's issue 12 replaces it with a password and server-side sessions.  On that merge, change
-`TOKEN_FORM` / the bodies below and every inbox, insights and browser test follows.
+The therapist signs in with a username and the password set by `make staff-password` (issue 12):
+GET /staff/login hands out a pre-sign-in cookie and the same value as the form's `csrf_token`;
+POST /staff/login with both starts a server-side session. `set_password` puts PASSWORD into a test
+database (the `staff_password` fixture in tests/conftest.py calls it).
 """
 
 from __future__ import annotations
@@ -11,28 +12,56 @@ import re
 from typing import Any, Dict
 
 COOKIE = "haven_staff"
+LOGIN_COOKIE = "haven_staff_login"
 LOGIN_PATH = "/staff/login"
+USERNAME = "therapist"
+PASSWORD = "Quiet harbour lantern 42"
 
 
-def login_form(token: str) -> Dict[str, str]:
-    """The form a person fills in on the sign-in page."""
-    return {"token": token}
+def set_password(url: str, password: str = PASSWORD, username: str = USERNAME) -> None:
+    from website import staff_auth
+
+    staff_auth.set_password(username, password, url=url)
 
 
-def sign_in_test_client(app: Any, token: str, host: str, origin: str) -> str:
-    """Sign in through sanic's test client; returns the session cookie's value."""
+def login_form(password: str, csrf: str, username: str = USERNAME) -> Dict[str, str]:
+    """The form a person fills in on the sign-in page (the hidden csrf_token included)."""
+    return {"username": username, "password": password, "csrf_token": csrf}
+
+
+def login_csrf(app: Any, host: str) -> str:
+    """GET the sign-in page; returns the pre-sign-in token (cookie and form field carry the same)."""
+    _, response = app.test_client.get(LOGIN_PATH, headers={"Host": host})
+    match = re.search(rf"{LOGIN_COOKIE}=([^;]+)", response.headers.get("set-cookie", ""))
+    assert match, response.headers
+    assert f'value="{match.group(1)}"' in response.text
+    return match.group(1)
+
+
+def post_login(app: Any, password: str, host: str, origin: str, username: str = USERNAME, **headers: str):
+    """One sign-in attempt as a browser makes it; returns sanic's response."""
+    csrf = login_csrf(app, host)
     _, response = app.test_client.post(
-        LOGIN_PATH, data=login_form(token), headers={"Host": host, "Origin": origin}, allow_redirects=False
+        LOGIN_PATH,
+        data=login_form(password, csrf, username),
+        headers={"Host": host, "Origin": origin, "Cookie": f"{LOGIN_COOKIE}={csrf}", **headers},
+        allow_redirects=False,
     )
+    return response
+
+
+def sign_in_test_client(app: Any, password: str, host: str, origin: str) -> str:
+    """Sign in through sanic's test client; returns the session cookie's value."""
+    response = post_login(app, password, host, origin)
     assert response.status == 303, response.text
     match = re.search(rf"{COOKIE}=([^;]+)", response.headers["set-cookie"])
     assert match, response.headers["set-cookie"]
     return match.group(1)
 
 
-def sign_in_browser(page: Any, site: str, token: str) -> None:
+def sign_in_browser(page: Any, site: str, password: str = PASSWORD) -> None:
     """Sign in with a Playwright page, as a person would: open the form, type, submit."""
     page.goto(f"{site}{LOGIN_PATH}")
-    page.fill("#token", token)
+    page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{site}/staff")

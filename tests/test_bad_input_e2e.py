@@ -333,8 +333,8 @@ STAFF_REQUESTS = [
     b"Authorization: Bearer      \r\n",
     b"Authorization: Bearer \x01\x02\x7f\r\n",
     b"Authorization: Bearer t\xe9st\xff\r\n",
-    b"Authorization: Bearer \xe2\x80\xaetest-staff-token\r\n",
-    b"Authorization: Bearer test-staff-token\x00\r\n",
+    b"Authorization: Bearer \xe2\x80\xaetest-staff-token-0123456789abcdef0123\r\n",
+    b"Authorization: Bearer test-staff-token-0123456789abcdef0123\x00\r\n",
     b"Authorization: Bearer " + b"x" * 20_000 + b"\r\n",
     b"Cookie: haven_staff=" + b"v1.99999999999.aa." + b"f" * 64 + b"\r\n",
 ]
@@ -360,7 +360,7 @@ def test_the_staff_api_refuses_bad_credentials_without_a_500(live_haven, header)
 )
 def test_odd_staff_paths_are_not_found_rather_than_a_crash(live_haven, path) -> None:
     request = urllib.request.Request(
-        f"{live_haven.site}{path}", method="POST", headers={"Authorization": "Bearer test-staff-token"}
+        f"{live_haven.site}{path}", method="POST", headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"}
     )
     try:
         urllib.request.urlopen(request, timeout=10)
@@ -377,7 +377,7 @@ def test_a_json_body_on_the_staff_api_is_ignored_whatever_it_holds(live_haven) -
 
 def test_the_website_keeps_answering(live_haven) -> None:
     request = urllib.request.Request(
-        f"{live_haven.site}/staff/api/bookings", headers={"Authorization": "Bearer test-staff-token"}
+        f"{live_haven.site}/staff/api/bookings", headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
@@ -388,7 +388,7 @@ def test_the_website_keeps_answering(live_haven) -> None:
 
 def staff_get(live, path: str) -> Tuple[int, bytes]:
     request = urllib.request.Request(
-        f"{live.site}{path}", headers={"Authorization": "Bearer test-staff-token"}
+        f"{live.site}{path}", headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, response.read()

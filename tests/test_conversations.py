@@ -109,7 +109,7 @@ def _book(visitor: Visitor) -> List[Dict[str, Any]]:
     return visitor.say("/affirm")  # confirm the summary
 
 
-def _staff(live, path: str, token: Optional[str] = "test-staff-token") -> Any:
+def _staff(live, path: str, token: Optional[str] = "test-staff-token-0123456789abcdef0123") -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(f"{live.site}{path}", headers=headers)
     try:

@@ -25,9 +25,7 @@ FLOORS = {
 
 @pytest.fixture(scope="module")
 def agent():
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(evaluation.ROOT / "models" / "haven.tar.gz"))
+    return evaluation.load_agent()
 
 
 def test_every_blind_set_has_a_floor() -> None:

@@ -13,9 +13,7 @@ RISK = "i have the pills lined up on the counter"
 
 @pytest.fixture(scope="module")
 def agent():
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(evaluation.ROOT / "models" / "haven.tar.gz"))
+    return evaluation.load_agent()
 
 
 def parse(agent, text: str) -> dict:

@@ -26,7 +26,7 @@ from haven.settings import ROOT
 from tests.test_conversations import Visitor, buttons, customs, texts
 
 pytestmark = pytest.mark.e2e
-STAFF_TOKEN = "faults-staff-token"
+STAFF_TOKEN = "faults-staff-token-0123456789abcdef0123"
 KIND = "part of me isn't working right now"
 TRY_AGAIN = "couldn't save your request just now"
 

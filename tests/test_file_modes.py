@@ -54,3 +54,23 @@ def test_a_process_that_asks_for_owner_only_files_creates_them_so(tmp_path) -> N
 def test_no_warning_for_a_postgresql_database() -> None:
     assert file_modes.sqlite_path("postgresql://u@h/db") is None
     assert file_modes.sqlite_path("sqlite:///:memory:") is None
+
+
+def test_the_databases_are_created_owner_only_whatever_the_umask(tmp_path) -> None:
+    """A test run or `make purge` may open the default databases before the launcher sets its umask."""
+    from haven.db.session import _create_engine
+    from haven.tracker_store import ForgettingSQLTrackerStore
+
+    old = os.umask(0o022)
+    try:
+        engine = _create_engine(f"sqlite:///{tmp_path / 'var' / 'app' / 'haven.db'}")
+        with engine.connect():
+            pass
+        ForgettingSQLTrackerStore(dialect="sqlite", db=str(tmp_path / "var" / "tracker" / "rasa-tracker.db"))
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "var", tmp_path / "var" / "app", tmp_path / "var" / "tracker"):
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    for path in (tmp_path / "var" / "app" / "haven.db", tmp_path / "var" / "tracker" / "rasa-tracker.db"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert file_modes.too_open([tmp_path / "var"]) == []

@@ -40,7 +40,7 @@ def db_url(tmp_path):
 
 
 @pytest.fixture
-def app(db_url):
+def app(db_url, staff_password):
     return make_app(db_url)
 
 
@@ -65,7 +65,7 @@ def event(db_url, rule="rule:suicide.not_want_to_live", **kw):
 
 
 def signed_in(app):
-    session_value = staff_signin.sign_in_test_client(app, TOKEN, HOST, SAME_ORIGIN)
+    session_value = staff_signin.sign_in_test_client(app, staff_signin.PASSWORD, HOST, SAME_ORIGIN)
     return session_value, {"Cookie": f"{staff.COOKIE}={session_value}", "Origin": SAME_ORIGIN}
 
 

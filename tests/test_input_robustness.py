@@ -494,12 +494,12 @@ def test_the_crisis_detector_sees_what_the_guard_cleaned(detector) -> None:
 
 @pytest.fixture(scope="module")
 def agent():
-    from rasa.core.agent import Agent
+    from haven import evaluation
 
     model = ROOT / "models" / "haven.tar.gz"
     if not model.is_file():
         pytest.fail("no trained model: run through `make test`, which trains it")
-    return Agent.load(str(model))
+    return evaluation.load_agent(model)
 
 
 def parse(agent, text: str) -> Dict[str, Any]:

@@ -37,9 +37,9 @@ def test_the_trained_model_is_up_to_date_with_the_data() -> None:
 
 @pytest.fixture(scope="module")
 def agent():
-    from rasa.core.agent import Agent
+    from haven import evaluation
 
-    return Agent.load(str(MODEL))
+    return evaluation.load_agent(MODEL)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,10 @@ def agent():
 def test_the_model_understands_the_skeleton(agent, text: str, intent: str) -> None:
     parsed = asyncio.run(agent.parse_message(text))
     assert parsed["intent"]["name"] == intent
+
+
+def test_parsing_in_process_prints_no_message_text(agent, capfd) -> None:
+    """Evaluations and tests parse the blind sets in-process: Rasa's debug lines must not echo them."""
+    asyncio.run(agent.parse_message("a probe sentence zqxjv about my partner"))
+    captured = capfd.readouterr()
+    assert "zqxjv" not in captured.out + captured.err

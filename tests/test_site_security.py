@@ -422,3 +422,31 @@ def _http_or_none(url: str):
         return _http(url)[0]
     except OSError:
         return None
+
+
+# --------------------------------------------------------------------------- issue 12.7, the small ones
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["＝1+1", "＋SUM(A1:A9)", "－2+3", "＠cmd", ";=1+1", ' ;=HYPERLINK("x")', "\t=1", "\n=1", ";cmd"],
+)
+def test_csv_defuses_fullwidth_and_semicolon_led_formulas(cell) -> None:
+    assert staff_module.csv_cell(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["Robin", "a;b", "x=1", "name ＝ value", "O'Neil"])
+def test_csv_leaves_ordinary_text_alone(cell) -> None:
+    assert staff_module.csv_cell(cell) == cell
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/", "/static//", "/static/nope.css", "/static/%2e%2e/app.py", "/static/..%2fapp.py"]
+)
+def test_static_misses_are_a_404_logged_at_info(app, caplog, path) -> None:
+    caplog.set_level("INFO")
+    response = get(app, path)
+    assert response.status == 404
+    assert "Traceback" not in response.text
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
+    assert get(app, "/static/haven-widget.css").status == 200

@@ -49,7 +49,7 @@ def make_app(db_url: str, **env: str):
 
 
 @pytest.fixture
-def app(db_url):
+def app(db_url, staff_password):
     return make_app(db_url)
 
 
@@ -113,7 +113,7 @@ def call(app, method: str, path: str, **kwargs):
 
 def sign_in(app) -> str:
     """The session cookie value a browser gets from the login form (tests/staff_signin.py)."""
-    return staff_signin.sign_in_test_client(app, TOKEN, HOST, SAME_ORIGIN)
+    return staff_signin.sign_in_test_client(app, staff_signin.PASSWORD, HOST, SAME_ORIGIN)
 
 
 def cookie_header(value: str) -> dict:
@@ -156,29 +156,31 @@ def test_no_valid_credential_gets_401_and_no_data(app, rows, db_url, method, pat
         assert "error" in response.json
         assert response.headers["www-authenticate"].startswith("Bearer")
     else:
-        assert 'name="token"' in response.text  # the login page
+        assert 'name="password"' in response.text  # the sign-in page
     assert all(b.handled_at is None for b in repository.list_bookings(url=db_url))
 
 
-@pytest.mark.parametrize(
-    "method,path,api",
-    STAFF_ROUTES
-    + [("get", "/staff/login", False), ("post", "/staff/login", False), ("post", "/staff/logout", False)],
-)
-def test_every_staff_route_refuses_while_the_token_is_unset(db_url, rows, method, path, api) -> None:
+@pytest.mark.parametrize("method,path,api", [route for route in STAFF_ROUTES if route[2]])
+def test_the_json_api_refuses_everyone_while_the_token_is_unset(db_url, rows, method, path, api) -> None:
     app = make_app(db_url, HAVEN_STAFF_TOKEN="")
     assert app.ctx.settings.staff_token is None
     for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer None"}):
-        kwargs = {"data": {"token": ""}} if path == "/staff/login" and method == "post" else {}
-        response = call(app, method, path, headers={**headers, "Origin": SAME_ORIGIN}, **kwargs)
+        response = call(app, method, path, headers={**headers, "Origin": SAME_ORIGIN})
         assert response.status == 503
         assert "HAVEN_STAFF_TOKEN" in response.text and "disabled" in response.text
         assert "set-cookie" not in response.headers
-        assert 'name="token"' not in response.text
         assert_no_data(response, rows)
 
 
-# --------------------------------------------------------------------------- JSON API
+@pytest.mark.parametrize("method,path,api", [route for route in STAFF_ROUTES if not route[2]])
+def test_pages_ask_for_the_password_to_be_set_when_there_is_none(db_url, rows, method, path, api) -> None:
+    """The embedded default has no password yet: the page says what to run, and names no settings."""
+    app = make_app(db_url, HAVEN_STAFF_TOKEN="")
+    response = call(app, method, path, headers={"Origin": SAME_ORIGIN})
+    assert response.status == 401
+    assert "No staff password is set yet: run <code>make staff-password</code> on the server" in response.text
+    assert "HAVEN_" not in response.text and "TOKEN" not in response.text
+    assert_no_data(response, rows)
 
 
 def test_json_lists_are_newest_first(app, rows) -> None:
@@ -352,21 +354,23 @@ def test_csv_export_of_every_kind_and_unknown_names(app, rows) -> None:
 def test_login_cookie_flow(app, rows, db_url) -> None:
     form = call(app, "get", "/staff/login")
     assert form.status == 200
-    assert '<label for="token">' in form.text and 'type="password"' in form.text
+    assert '<label for="password">' in form.text and 'type="password"' in form.text
+    assert "HAVEN_" not in form.text and "TOKEN" not in form.text  # the sign-in page names no settings
 
-    wrong = call(app, "post", "/staff/login", data={"token": "nope"}, headers={"Origin": SAME_ORIGIN})
-    assert wrong.status == 401 and "set-cookie" not in wrong.headers
+    wrong = staff_signin.post_login(app, "Not the password 99", HOST, SAME_ORIGIN)
+    assert wrong.status == 401 and f"{staff.COOKIE}=" not in wrong.headers.get("set-cookie", "")
     assert 'role="alert"' in wrong.text
     assert_no_data(wrong, rows)
 
-    response = call(app, "post", "/staff/login", data={"token": TOKEN}, headers={"Origin": SAME_ORIGIN})
+    response = staff_signin.post_login(app, staff_signin.PASSWORD, HOST, SAME_ORIGIN)
     assert response.status == 303 and response.headers["location"] == "/staff"
-    set_cookie = response.headers["set-cookie"]
+    set_cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith(f"{staff.COOKIE}=")][0]
     attributes = {part.strip().split("=")[0].lower(): part.strip() for part in set_cookie.split(";")}
     assert "httponly" in attributes
     assert attributes["samesite"].lower() == "samesite=strict"
     assert attributes["path"] == "Path=/staff"
-    assert TOKEN not in set_cookie
+    assert "secure" not in attributes  # plain http here; https: see the next test
+    assert staff_signin.PASSWORD not in set_cookie and TOKEN not in set_cookie
     session_value = re.search(rf"{staff.COOKIE}=([^;]+)", set_cookie).group(1)
 
     page = call(app, "get", "/staff", headers=cookie_header(session_value))
@@ -398,28 +402,11 @@ def test_login_cookie_flow(app, rows, db_url) -> None:
     assert "Max-Age=0" in out.headers["set-cookie"] and "Path=/staff" in out.headers["set-cookie"]
 
 
-def test_a_configured_site_origin_is_accepted(db_url, rows) -> None:
+def test_a_configured_site_origin_is_accepted(db_url, rows, staff_password) -> None:
     app = make_app(db_url, HAVEN_SITE_ORIGIN="https://therapist.example.org")
-    response = call(
-        app,
-        "post",
-        "/staff/login",
-        data={"token": TOKEN},
-        headers={"Origin": "https://therapist.example.org"},
-    )
+    response = staff_signin.post_login(app, staff_password, HOST, "https://therapist.example.org")
     assert response.status == 303
     assert "Secure" in response.headers["set-cookie"]
-
-
-def test_session_cookies_expire_and_die_with_the_token() -> None:
-    value = staff.new_session(TOKEN, now=1_000_000)
-    assert staff.session_is_valid(value, TOKEN, now=1_000_001)
-    assert not staff.session_is_valid(value, TOKEN, now=1_000_000 + staff.SESSION_SECONDS + 1)
-    assert not staff.session_is_valid(value, "rotated-token", now=1_000_001)
-    payload, _, mac = value.rpartition(".")
-    later = payload.replace(payload.split(".")[1], "9999999999")
-    assert not staff.session_is_valid(f"{later}.{mac}", TOKEN, now=1_000_001)
-    assert TOKEN not in value
 
 
 # --------------------------------------------------------------------------- CSRF / origin
@@ -431,6 +418,7 @@ def test_session_cookies_expire_and_die_with_the_token() -> None:
         ({"Origin": "https://evil.example"}, True),
         ({"Referer": "https://evil.example/page"}, True),
         ({"Origin": f"{SAME_ORIGIN}.evil.example"}, True),
+        ({"Origin": "null"}, True),
         ({"Origin": SAME_ORIGIN}, False),
         ({"Origin": SAME_ORIGIN}, "wrong"),
         ({"Origin": SAME_ORIGIN}, "other-session"),
@@ -440,6 +428,7 @@ def test_session_cookies_expire_and_die_with_the_token() -> None:
         "foreign-origin",
         "foreign-referer",
         "lookalike-origin",
+        "origin-null",
         "no-csrf",
         "wrong-csrf",
         "other-session",
@@ -449,9 +438,9 @@ def test_session_cookies_expire_and_die_with_the_token() -> None:
 def test_browser_posts_need_the_site_and_a_csrf_token(app, rows, db_url, extra, use_csrf) -> None:
     session_value = sign_in(app)
     token = {
-        True: staff.csrf_token(TOKEN, session_value),
+        True: staff.csrf_token(session_value),
         "wrong": "0" * 64,
-        "other-session": staff.csrf_token(TOKEN, staff.new_session(TOKEN)),
+        "other-session": staff.csrf_token(sign_in(app)),
         False: None,
     }[use_csrf]
     data = {"csrf_token": token} if token else {}
@@ -470,25 +459,24 @@ def test_browser_posts_need_the_site_and_a_csrf_token(app, rows, db_url, extra, 
     assert repository.get_booking(target.reference, url=db_url).handled_at is None
 
 
-def test_a_csrf_token_is_enough_when_the_browser_hides_the_origin(app, rows, db_url) -> None:
+def test_a_csrf_token_is_enough_when_the_browser_sends_no_origin(app, rows, db_url) -> None:
     session_value = sign_in(app)
     target = rows["safety-events"][0]
     response = call(
         app,
         "post",
         f"/staff/safety-events/{target.id}/handled",
-        data={"csrf_token": staff.csrf_token(TOKEN, session_value)},
-        headers={**cookie_header(session_value), "Origin": "null"},
+        data={"csrf_token": staff.csrf_token(session_value)},
+        headers=cookie_header(session_value),
     )
     assert response.status == 303
     assert repository.list_safety_events(url=db_url)[-1].handled_at is not None
 
 
 def test_cross_site_sign_in_is_refused(app) -> None:
-    response = call(
-        app, "post", "/staff/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"}
-    )
-    assert response.status == 403 and "set-cookie" not in response.headers
+    for origin in ("https://evil.example", "null"):
+        response = staff_signin.post_login(app, staff_signin.PASSWORD, HOST, origin)
+        assert response.status == 403 and f"{staff.COOKIE}=" not in response.headers.get("set-cookie", "")
 
 
 # --------------------------------------------------------------------------- database down

@@ -80,6 +80,7 @@ def site(tmp_path_factory) -> Iterator[dict]:
         for _ in range(times):
             counts.increment("topic", topic, url=url)
     counts.increment("could_not_answer", url=url)
+    staff_signin.set_password(url)  # what `make staff-password` does (module-scoped, so not the fixture)
     port = free_port()
     env = {
         **os.environ,
@@ -133,7 +134,7 @@ def _page(browser, site, size: str):
     # bypass_csp only so axe-core can be injected; the pages themselves run no script at all.
     context = browser.new_context(viewport=SIZES[size], bypass_csp=True)
     page = context.new_page()
-    staff_signin.sign_in_browser(page, site["base"], TOKEN)
+    staff_signin.sign_in_browser(page, site["base"], staff_signin.PASSWORD)
     return context, page
 
 

@@ -300,4 +300,9 @@ def test_kill_9_of_rasa_the_website_stays_up_and_the_conversation_continues(supe
     assert booking, "the conversation did not continue at the summary"
     assert set(supervised.staff_bookings()) == before | {booking["reference"]}
     assert "The rasa server was killed by signal 9; restarting it in" in supervised.output()
-    assert "The rasa server is answering again" in supervised.output()
+    # The launcher polls health on its own beat: its "answering again" line may follow our first answer.
+    wait_for(
+        lambda: "The rasa server is answering again" in supervised.output(),
+        30,
+        "the launcher notices Rasa is back",
+    )

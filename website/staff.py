@@ -29,7 +29,7 @@ import io
 import logging
 import secrets
 import threading
-import time
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import partial, wraps
 from typing import Any, Callable, Dict
@@ -46,14 +46,17 @@ from haven import content, references
 from haven.availability import therapist_timezone
 from haven.db import inbox as inbox_db
 from haven.db import migrate, repository
+from haven.db import staff_accounts as accounts
 from haven.db.repository import DatabaseUnavailable
-from website import calendar_feed, inbox_view, insights
+from website import calendar_feed, inbox_view, insights, staff_auth
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/staff"
 COOKIE = "haven_staff"
-SESSION_SECONDS = 12 * 3600
+LOGIN_COOKIE = "haven_staff_login"
+#: The cookie's own lifetime; the server ends the session sooner (12 h idle, 7 days in all).
+SESSION_SECONDS = int(accounts.SESSION_ABSOLUTE.total_seconds())
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _MAX_COOKIE = 256
@@ -71,7 +74,7 @@ KINDS: Dict[str, tuple] = {
 }
 
 #: Cells a spreadsheet would run as a formula; such cells get a leading apostrophe in CSV exports.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", ";")
 
 DISABLED_MESSAGE = "The staff inbox is disabled until HAVEN_STAFF_TOKEN is set on the server."
 UNAUTHORISED_MESSAGE = "Staff credentials required: send Authorization: Bearer <HAVEN_STAFF_TOKEN>."
@@ -84,40 +87,15 @@ _schema_lock = threading.Lock()
 # --------------------------------------------------------------------------- credentials
 
 
-def _mac(token: str, purpose: str, value: str) -> str:
-    return hmac.new(
-        token.encode("utf-8"), f"haven-staff|{purpose}|{value}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def new_session(token: str, now: float | None = None) -> str:
-    """A cookie value `v1.<expires>.<nonce>.<hmac>`: proves a sign-in without containing the token."""
-    expires = int(now if now is not None else time.time()) + SESSION_SECONDS
-    payload = f"v1.{expires}.{secrets.token_hex(8)}"
-    return f"{payload}.{_mac(token, 'session', payload)}"
-
-
-def session_is_valid(value: str | None, token: str, now: float | None = None) -> bool:
-    if not value or len(value) > _MAX_COOKIE:
-        return False
-    payload, _, mac = value.rpartition(".")
-    parts = payload.split(".")
-    if len(parts) != 3 or parts[0] != "v1" or not parts[1].isdigit():
-        return False
-    if int(parts[1]) < (now if now is not None else time.time()):
-        return False
-    return hmac.compare_digest(mac.encode("ascii", "replace"), _mac(token, "session", payload).encode())
-
-
-def csrf_token(token: str, session: str) -> str:
-    """Bound to the session cookie, so a token from one sign-in is useless with another."""
-    return _mac(token, "csrf", session)
-
-
 def _token_matches(given: str, token: str) -> bool:
     # Sanic decodes header bytes that are not UTF-8 as lone surrogates ("\udce9"): compare them as
     # they came rather than fail with UnicodeEncodeError (a 500 for a wrong token).
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
+
+
+def csrf_token(session: str) -> str:
+    """Derived from the session's secret cookie value, so only its holder can compute it."""
+    return hmac.new(session.encode("utf-8", "surrogatepass"), b"haven-staff|csrf", hashlib.sha256).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,15 +104,19 @@ class Credential:
     session: str | None = None
 
 
-def _authenticate(request: Request, token: str) -> Credential | None:
+async def _authenticate(request: Request) -> Credential | None:
+    """A bearer token (scripts, the calendar) or a live server-side session (a signed-in browser)."""
+    token = request.app.ctx.settings.staff_token
     header = request.headers.get("authorization", "")
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return Credential("bearer") if _token_matches(value.strip(), token) else None
+        return Credential("bearer") if token and _token_matches(value.strip(), token) else None
     session = request.cookies.get(COOKIE)
-    if session_is_valid(session, token):
-        return Credential("cookie", session)
-    return None
+    if not session or len(session) > _MAX_COOKIE:
+        return None
+    if await _db(request, accounts.session_user, session) is None:
+        return None
+    return Credential("cookie", session)
 
 
 def _same_site(request: Request, url: str) -> bool:
@@ -149,25 +131,49 @@ def _same_site(request: Request, url: str) -> bool:
 
 
 def _origin_state(request: Request) -> str:
-    """'same', 'foreign' or 'absent' (no Origin, `Origin: null`, no Referer)."""
+    """'same', 'foreign' or 'absent' (no Origin and no Referer). `Origin: null` (a sandboxed frame, a
+    data: URL, a privacy redirect) is 'foreign': the staff pages send a real Origin on their own posts."""
     origin = request.headers.get("origin", "").strip()
-    if origin and origin != "null":
-        return "same" if _same_site(request, origin) else "foreign"
+    if origin:
+        return "same" if origin != "null" and _same_site(request, origin) else "foreign"
     referer = request.headers.get("referer", "").strip()
     if referer:
         return "same" if _same_site(request, referer) else "foreign"
     return "absent"
 
 
-def _csrf_ok(request: Request, token: str, session: str) -> bool:
-    if _origin_state(request) == "foreign":
-        return False
+def _supplied_csrf(request: Request) -> str:
     supplied = request.headers.get(CSRF_HEADER) or ""
     if not supplied and request.form:
         supplied = request.form.get(CSRF_FIELD) or ""
-    if not supplied or len(supplied) > _MAX_COOKIE:
+    return supplied if len(supplied) <= _MAX_COOKIE else ""
+
+
+def _csrf_ok(request: Request, session: str) -> bool:
+    if _origin_state(request) == "foreign":
         return False
-    return hmac.compare_digest(supplied.encode("ascii", "replace"), csrf_token(token, session).encode())
+    supplied = _supplied_csrf(request)
+    return bool(supplied) and hmac.compare_digest(
+        supplied.encode("ascii", "replace"), csrf_token(session).encode()
+    )
+
+
+def _login_csrf_ok(request: Request) -> bool:
+    """Sign-in has no session yet: the form's token must equal the pre-sign-in cookie (double submit)."""
+    if _origin_state(request) == "foreign":
+        return False
+    cookie = request.cookies.get(LOGIN_COOKIE) or ""
+    supplied = _supplied_csrf(request)
+    return (
+        len(cookie) >= 32
+        and len(cookie) <= _MAX_COOKIE
+        and hmac.compare_digest(supplied.encode("ascii", "replace"), cookie.encode("ascii", "replace"))
+    )
+
+
+def client_address(request: Request) -> str:
+    """The forwarded address when HAVEN_PROXIES_COUNT trusts a proxy, else the socket's."""
+    return (request.remote_addr or request.ip or "unknown")[:64]
 
 
 # --------------------------------------------------------------------------- database
@@ -229,7 +235,10 @@ def csv_cell(value: Any) -> str:
         text = value.isoformat()
     else:
         text = str(value)
-    if text.startswith(_FORMULA_STARTS) or text.lstrip(" \n").startswith(_FORMULA_STARTS[:4]):
+    # NFKC folds the fullwidth ＝＋－＠ (and other compatibility forms) into what a spreadsheet may
+    # read as a formula; a leading `;`, tab or newline before one is skipped by some importers.
+    folded = unicodedata.normalize("NFKC", text).lstrip(" \n\r\t;")
+    if text.startswith(_FORMULA_STARTS) or folded.startswith(_FORMULA_STARTS[:4]):
         text = "'" + text
     return text
 
@@ -318,28 +327,66 @@ def create_blueprint(templates: Environment) -> Blueprint:
         if api:
             headers = {"WWW-Authenticate": 'Bearer realm="haven-staff"'} if status == 401 else None
             return response.json({"error": message}, status=status, headers=headers)
-        if status == 401:
-            return page("login", status=401, error=None)
         return page("message", status=status, reason=reason)
 
+    def secure_cookie(request: Request) -> bool:
+        origin = request.app.ctx.settings.site_origin or ""
+        return request.scheme == "https" or origin.startswith("https://")
+
+    def set_cookie(request: Request, resp: HTTPResponse, name: str, value: str, max_age: int) -> None:
+        resp.cookies[name] = value
+        cookie = resp.cookies[name]
+        cookie["path"] = PREFIX
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["max-age"] = max_age
+        if secure_cookie(request):
+            cookie["secure"] = True
+
+    async def login_page(
+        request: Request, status: int = 200, error: str | None = None, retry_after: int = 0
+    ) -> HTTPResponse:
+        """The sign-in form with a fresh pre-sign-in CSRF cookie (database down: a calm 503)."""
+        try:
+            no_password = not await _db(request, accounts.password_is_set)
+        except (DatabaseUnavailable, SQLAlchemyError):
+            return page("message", status=503, reason="unavailable")
+        csrf = secrets.token_urlsafe(32)
+        html = templates.get_template("staff/login.html").render(
+            error=error,
+            no_password=no_password,
+            csrf=csrf,
+            csrf_field=CSRF_FIELD,
+            username=staff_auth.DEFAULT_USERNAME,
+            retry_minutes=max(1, -(-retry_after // 60)),
+        )
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        resp = response.html(html, status=status, headers=headers)
+        set_cookie(request, resp, LOGIN_COOKIE, csrf, 3600)
+        return resp
+
     def guarded(*, api: bool, write: bool = False):
-        """Disabled -> 503, no credential -> 401 (login page), bad CSRF -> 403, database down -> 503."""
+        """No credential -> 401 (JSON, or the sign-in page), bad CSRF or Origin -> 403, database down -> 503.
+        The bearer token is accepted only once HAVEN_STAFF_TOKEN is set (else the JSON API says 503)."""
 
         def decorate(handler):
             @wraps(handler)
             async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-                token = request.app.ctx.settings.staff_token
-                if not token:
-                    return refuse(api, 503, "disabled", DISABLED_MESSAGE)
-                credential = _authenticate(request, token)
-                if credential is None:
-                    return refuse(api, 401, "unauthorised", UNAUTHORISED_MESSAGE)
-                if write and credential.via == "cookie" and not _csrf_ok(request, token, credential.session):
-                    log.warning(
-                        "staff: refused a browser POST without a valid CSRF token or from another site"
-                    )
-                    return refuse(api, 403, "forbidden", "Cross-site or stale form refused; reload the page.")
                 try:
+                    credential = await _authenticate(request)
+                    if credential is None:
+                        if api and not request.app.ctx.settings.staff_token:
+                            return refuse(api, 503, "disabled", DISABLED_MESSAGE)
+                        if api:
+                            return refuse(api, 401, "unauthorised", UNAUTHORISED_MESSAGE)
+                        return await login_page(request, status=401)
+                    if write and credential.via == "cookie" and not _csrf_ok(request, credential.session):
+                        log.warning(
+                            "staff: refused a browser POST without a valid CSRF token or from another site"
+                        )
+                        return refuse(
+                            api, 403, "forbidden", "Cross-site or stale form refused; reload the page."
+                        )
                     return await handler(request, credential, *args, **kwargs)
                 except (DatabaseUnavailable, SQLAlchemyError, SecretUnavailable) as error:
                     log.warning("staff: database unavailable (%s)", error.__class__.__name__)
@@ -358,51 +405,51 @@ def create_blueprint(templates: Environment) -> Blueprint:
 
     # ----------------------------------------------------------------- sign-in
 
-    def secure_cookie(request: Request) -> bool:
-        origin = request.app.ctx.settings.site_origin or ""
-        return request.scheme == "https" or origin.startswith("https://")
-
     @bp.get("/login")
     async def login_form(request: Request) -> HTTPResponse:
-        if not request.app.ctx.settings.staff_token:
-            return refuse(False, 503, "disabled", DISABLED_MESSAGE)
-        return page("login", error=None)
+        return await login_page(request)
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
-        token = request.app.ctx.settings.staff_token
-        if not token:
-            return refuse(False, 503, "disabled", DISABLED_MESSAGE)
-        if _origin_state(request) == "foreign":
-            return refuse(False, 403, "forbidden", "Cross-site sign-in refused.")
-        given = (request.form.get("token") or "") if request.form else ""
-        if not given or len(given) > _MAX_TOKEN or not _token_matches(given.strip(), token):
-            log.warning("staff: a sign-in with a wrong token was refused")
-            return page("login", status=401, error="invalid")
+        if not _login_csrf_ok(request):
+            log.warning("staff: refused a sign-in without the form's token or from another site")
+            return refuse(False, 403, "forbidden", "Cross-site or stale sign-in refused.")
+        form = request.form or {}
+        username = (form.get("username") or staff_auth.DEFAULT_USERNAME).strip()[:64]
+        password = form.get("password") or ""
+        if not password or len(password) > staff_auth.MAX_LENGTH:
+            return await login_page(request, status=401, error="invalid")
+        try:
+            outcome = await _db(
+                request,
+                accounts.attempt,
+                username,
+                client_address(request),
+                lambda stored: staff_auth.verify(stored, password),
+            )
+            if outcome.result != "ok":
+                log.warning("staff: a sign-in was refused (%s)", outcome.result)
+                if outcome.retry_after:
+                    return await login_page(request, 429, "throttled", outcome.retry_after)
+                return await login_page(request, status=401, error="invalid")
+            session = secrets.token_urlsafe(32)
+            await _db(request, accounts.start_session, session, username)
+        except (DatabaseUnavailable, SQLAlchemyError) as error:
+            log.warning("staff: database unavailable (%s)", error.__class__.__name__)
+            return page("message", status=503, reason="unavailable")
+        log.info("staff: signed in")
         resp = response.redirect(PREFIX, status=303)
-        resp.cookies[COOKIE] = new_session(token)
-        cookie = resp.cookies[COOKIE]
-        cookie["path"] = PREFIX
-        cookie["httponly"] = True
-        cookie["samesite"] = "Strict"
-        cookie["max-age"] = SESSION_SECONDS
-        if secure_cookie(request):
-            cookie["secure"] = True
+        set_cookie(request, resp, COOKIE, session, SESSION_SECONDS)
+        set_cookie(request, resp, LOGIN_COOKIE, "", 0)
         return resp
 
     @bp.post("/logout")
-    async def logout(request: Request) -> HTTPResponse:
-        if not request.app.ctx.settings.staff_token:
-            return refuse(False, 503, "disabled", DISABLED_MESSAGE)
-        if _origin_state(request) == "foreign":
-            return refuse(False, 403, "forbidden", "Cross-site sign-out refused.")
+    @guarded(api=False, write=True)
+    async def logout(request: Request, credential: Credential) -> HTTPResponse:
+        if credential.session:
+            await _db(request, accounts.end_session, credential.session)
         resp = response.redirect(f"{PREFIX}/login", status=303)
-        resp.cookies[COOKIE] = ""
-        cookie = resp.cookies[COOKIE]
-        cookie["path"] = PREFIX
-        cookie["httponly"] = True
-        cookie["samesite"] = "Strict"
-        cookie["max-age"] = 0
+        set_cookie(request, resp, COOKIE, "", 0)
         return resp
 
     # ----------------------------------------------------------------- HTML inbox
@@ -446,7 +493,6 @@ def create_blueprint(templates: Environment) -> Blueprint:
             args[f"page_{kind}"] = str(number)
             return f"{PREFIX}?{urlencode(args)}#{kind}"
 
-        token = settings.staff_token
         zone = therapist_timezone(settings)
         return page(
             "inbox",
@@ -454,7 +500,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
             open_only=open_only,
             undo=undo,
             page_url=page_url,
-            csrf=csrf_token(token, credential.session) if credential.session else "",
+            csrf=csrf_token(credential.session) if credential.session else "",
             csrf_field=CSRF_FIELD,
             signed_in_with_cookie=credential.via == "cookie",
             zone=zone,
@@ -588,7 +634,6 @@ def create_blueprint(templates: Environment) -> Blueprint:
             ("Hand-off requests", shown.handoffs),
         ]
         crises = [(words.get(c, c), shown.crises[c], shown.check_ins[c]) for c in insights.CATEGORIES]
-        token = settings.staff_token
         return page(
             "insights",
             week=shown,
@@ -605,7 +650,7 @@ def create_blueprint(templates: Environment) -> Blueprint:
                 [(f"Week of {w.start.day} {w.start:%b}", w.conversations) for w in history]
             ),
             zone=zone,
-            csrf=csrf_token(token, credential.session) if credential.session else "",
+            csrf=csrf_token(credential.session) if credential.session else "",
             csrf_field=CSRF_FIELD,
             signed_in_with_cookie=credential.via == "cookie",
         )

@@ -192,3 +192,50 @@ class WeeklyCount(Base):
         PrimaryKeyConstraint("week_start", "metric", "key", name="pk_weekly_counts"),
         CheckConstraint("count >= 0", name="ck_weekly_counts_count"),
     )
+
+
+#: What a sign-in attempt came to (haven.db.staff_accounts); the log never holds the password.
+SIGNIN_RESULTS = ("ok", "wrong", "unknown", "locked", "throttled")
+
+
+class StaffAccount(Base):
+    """A staff account (today only the therapist's): the argon2id hash and its lockout state."""
+
+    __tablename__ = "staff_accounts"
+
+    username = Column(String(64), primary_key=True)
+    password_hash = Column(String(255), nullable=False)
+    password_changed_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    failed_count = Column(Integer, nullable=False, default=0, server_default="0")
+    lockouts = Column(Integer, nullable=False, default=0, server_default="0")
+    locked_until = Column(UTCDateTime(), nullable=True)
+
+
+class StaffSession(Base):
+    """A signed-in browser, keyed by the SHA-256 of its cookie value (the value itself is not stored)."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash = Column(String(64), primary_key=True)
+    username = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    last_seen_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_staff_sessions_username", "username"),)
+
+
+class StaffSignin(Base):
+    """One sign-in attempt: time, username, result, client address. Kept 90 days."""
+
+    __tablename__ = "staff_signins"
+
+    id = Column(Integer, primary_key=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    username = Column(String(64), nullable=False)
+    result = Column(String(16), nullable=False)
+    client = Column(String(64), nullable=False)
+
+    __table_args__ = (
+        Index("ix_staff_signins_created_at", "created_at"),
+        Index("ix_staff_signins_client", "client", "created_at"),
+    )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Dict, List, Set
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from haven.db.models import (
@@ -385,6 +385,40 @@ def booked_slots(start: datetime, end: datetime, *, url: str | None = None) -> S
                 )
             ).scalars()
             return set(rows)
+
+    return retrying(read)
+
+
+def booking_counts(
+    contact_method: str, contact: str, conversation_id: str | None, now: datetime, *, url: str | None = None
+) -> tuple[int, int]:
+    """(open bookings for this contact, bookings this conversation made in the last 24 hours).
+
+    Open: not cancelled, not yet handled by the therapist, and its slot (if any) still to come. For
+    the per-contact and per-client caps (HAVEN_BOOKING_LIMIT_PER_CONTACT / _PER_CLIENT, issue 12.7).
+    """
+    now = _aware_utc("now", now)
+    normalized = normalize_contact(contact_method, contact)
+
+    def read() -> tuple[int, int]:
+        with session_scope(url) as session:
+            open_for_contact = session.scalar(
+                select(func.count()).where(
+                    func.lower(Booking.contact) == normalized.lower(),
+                    Booking.status != "cancelled",
+                    Booking.handled_at.is_(None),
+                    or_(Booking.slot_start.is_(None), Booking.slot_start >= now),
+                )
+            )
+            recent = 0
+            if conversation_id:
+                recent = session.scalar(
+                    select(func.count()).where(
+                        Booking.conversation_id == conversation_id,
+                        Booking.created_at >= now - timedelta(days=1),
+                    )
+                )
+            return int(open_for_contact or 0), int(recent or 0)
 
     return retrying(read)
 

@@ -24,6 +24,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 
+from haven import file_modes
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -75,7 +77,7 @@ def _create_engine(url_text: str) -> Engine:
         timeout_s = float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT_S))
         path = _sqlite_file(url)
         if path is not None:
-            path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            file_modes.private_sqlite_file(path.expanduser().resolve())
         connect_args = {"check_same_thread": False, "timeout": timeout_s}
         if _is_memory_sqlite(url):
             engine = create_engine(url, future=True, connect_args=connect_args, poolclass=StaticPool)

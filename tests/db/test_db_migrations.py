@@ -35,7 +35,7 @@ def _indexes(url):
     }
 
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_upgrade_creates_schema(database_url):
