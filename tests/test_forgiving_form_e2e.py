@@ -125,6 +125,8 @@ def test_stop_mid_form_leaves_kindly_and_saves_nothing(live_haven) -> None:
 
 def test_the_hand_off_form_answers_a_digression_and_takes_a_question_as_the_message(live_haven) -> None:
     visitor = Visitor(live_haven)
+    offered = visitor.say("can I talk to a real person?")
+    assert "/leave_message" in [b["payload"] for b in buttons(offered)]
     assert "Step 1 of 4" in texts(visitor.say("/leave_message"))
     visitor.say("Ash")
     answered = visitor.say("what is betrayal trauma?")
