@@ -5,9 +5,11 @@ the action server at start-up with a message naming the entry.
 """
 
 from actions.knowledge import knowledge_base
+from haven import faq
 from haven.content import ContentError
 
 try:
     knowledge_base()
-except ContentError as error:
+    faq.store().current()  # the practice's FAQ: validated and its example questions encoded at start
+except (ContentError, faq.FaqError) as error:
     raise SystemExit(f"Haven cannot start the action server: {error}") from error

@@ -1,4 +1,9 @@
-"""Low NLU confidence: offer the two or three likeliest topics instead of guessing."""
+"""Low NLU confidence: offer the two or three likeliest topics instead of guessing.
+
+The practice's FAQ comes first when it matches by meaning at the strict fallback threshold
+(actions/faq.py): "are sessions online or in person?" should get its answer, not a menu of article
+topics. Below that threshold the article's topics are offered as before.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.faq import answer_from_faq
 from actions.knowledge import button, knowledge_base, likely_topics, topic_buttons, with_help_line
 from actions.list_topics import list_topics
+from haven import faq
 from haven.db import counts
 
 
@@ -19,6 +26,8 @@ class ActionSuggestTopics(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        if answer_from_faq(dispatcher, tracker, faq.FALLBACK_THRESHOLD):
+            return []
         candidates = likely_topics(tracker)
         counts.note("did_you_mean" if len(candidates) >= 2 else "could_not_answer")  # insights
         if len(candidates) < 2:

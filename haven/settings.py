@@ -173,6 +173,9 @@ class Settings:
     # 0 turns a cap off.
     booking_limit_per_contact: int = 2
     booking_limit_per_client: int = 3
+    # The FAQ (issue 15): keep the words of questions the FAQ could not answer, for the staff FAQ page
+    # (off: counts and the nearest entry only); kept texts are cleared after retain_conversation_days.
+    faq_keep_questions: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -294,6 +297,7 @@ def load(env: Optional[Mapping[str, str]] = None) -> Settings:
         booking_limit_per_client=_count(
             env, "HAVEN_BOOKING_LIMIT_PER_CLIENT", Settings.booking_limit_per_client
         ),
+        faq_keep_questions=_flag(env, "HAVEN_FAQ_KEEP_QUESTIONS", Settings.faq_keep_questions),
     )
 
 

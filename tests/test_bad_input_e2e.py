@@ -360,7 +360,9 @@ def test_the_staff_api_refuses_bad_credentials_without_a_500(live_haven, header)
 )
 def test_odd_staff_paths_are_not_found_rather_than_a_crash(live_haven, path) -> None:
     request = urllib.request.Request(
-        f"{live_haven.site}{path}", method="POST", headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"}
+        f"{live_haven.site}{path}",
+        method="POST",
+        headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"},
     )
     try:
         urllib.request.urlopen(request, timeout=10)
@@ -377,7 +379,8 @@ def test_a_json_body_on_the_staff_api_is_ignored_whatever_it_holds(live_haven) -
 
 def test_the_website_keeps_answering(live_haven) -> None:
     request = urllib.request.Request(
-        f"{live_haven.site}/staff/api/bookings", headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"}
+        f"{live_haven.site}/staff/api/bookings",
+        headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200

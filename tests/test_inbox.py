@@ -24,7 +24,7 @@ from haven import settings as settings_module
 from haven.db import counts, inbox, migrate, repository, session
 from haven.settings import ROOT
 from tests import staff_signin
-from tests.test_staff import BEARER, HOST, SAME_ORIGIN, TOKEN, call, make_app
+from tests.test_staff import BEARER, HOST, SAME_ORIGIN, call, make_app
 from website import inbox_view, staff
 
 RAW_ID = "3f1c2a9e-6d7b-4c1e-9a55-0b7e8f4d2c11"  # what the widget's crypto.randomUUID makes

@@ -21,7 +21,8 @@ QUESTION = "he cheated for years and i still miss him, why am i like this"
 
 def _calendar(live) -> bytes:
     request = urllib.request.Request(
-        f"{live.site}/staff/calendar.ics", headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"}
+        f"{live.site}/staff/calendar.ics",
+        headers={"Authorization": "Bearer test-staff-token-0123456789abcdef0123"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["content-type"].startswith("text/calendar")

@@ -24,7 +24,8 @@ class _Live:
 def test_a_booking_survives_restarting_all_three_servers(tmp_path) -> None:
     env = {
         "RASA_PORT": str(launcher.free_port()), "ACTION_PORT": str(launcher.free_port()),
-        "SITE_PORT": str(launcher.free_port()), "HAVEN_STAFF_TOKEN": "restart-token-0123456789abcdef0123456789",
+        "SITE_PORT": str(launcher.free_port()),
+        "HAVEN_STAFF_TOKEN": "restart-token-0123456789abcdef0123456789",
         "DATABASE_URL": f"sqlite:///{tmp_path}/haven.db",
         "HAVEN_TRACKER_DB": str(tmp_path / "rasa-tracker.db"),
     }  # fmt: skip
@@ -35,7 +36,8 @@ def test_a_booking_survives_restarting_all_three_servers(tmp_path) -> None:
     [booking] = [c["booking"] for c in customs(done) if "booking" in c]
     with launcher.Stack(settings, log_dir=tmp_path / "logs-2", env=server_env):
         request = urllib.request.Request(
-            f"{_Live(settings).site}/staff/api/bookings", headers={"Authorization": "Bearer restart-token-0123456789abcdef0123456789"}
+            f"{_Live(settings).site}/staff/api/bookings",
+            headers={"Authorization": "Bearer restart-token-0123456789abcdef0123456789"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             items = json.loads(response.read())["items"]

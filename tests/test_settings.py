@@ -15,7 +15,11 @@ def test_contract_defaults() -> None:
 
 def test_environment_overrides() -> None:
     s = settings.load(
-        {"RASA_PORT": "6000", "DATABASE_URL": "postgresql://u@h/db", "HAVEN_STAFF_TOKEN": " " + "t" * 32 + " "}
+        {
+            "RASA_PORT": "6000",
+            "DATABASE_URL": "postgresql://u@h/db",
+            "HAVEN_STAFF_TOKEN": " " + "t" * 32 + " ",
+        }
     )
     assert s.rasa_port == 6000
     assert s.database_url == "postgresql://u@h/db"

@@ -48,7 +48,7 @@ from haven.db import inbox as inbox_db
 from haven.db import migrate, repository
 from haven.db import staff_accounts as accounts
 from haven.db.repository import DatabaseUnavailable
-from website import calendar_feed, inbox_view, insights, staff_auth
+from website import calendar_feed, faq_admin, inbox_view, insights, staff_auth
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +402,8 @@ def create_blueprint(templates: Environment) -> Blueprint:
         resp.headers["Referrer-Policy"] = "same-origin"
         resp.headers["X-Robots-Tag"] = "noindex, nofollow"
         resp.headers["Cache-Control"] = "no-store"
+
+    faq_admin.create_faq_blueprint(templates, guarded, into=bp)  # the FAQ page (issue 15), same guard
 
     # ----------------------------------------------------------------- sign-in
 

@@ -239,3 +239,26 @@ class StaffSignin(Base):
         Index("ix_staff_signins_created_at", "created_at"),
         Index("ix_staff_signins_client", "client", "created_at"),
     )
+
+
+FAQ_OUTCOMES = ("answered", "did_you_mean", "unmatched")
+
+
+class FaqQuestion(Base):
+    """One question the FAQ matcher saw (issue 15): the outcome and the nearest entry, for the staff FAQ
+    page's counts. `question_text` stays empty unless HAVEN_FAQ_KEEP_QUESTIONS is on, and is cleared
+    once older than the conversation retention period. Written only by haven.db.faq_questions."""
+
+    __tablename__ = "faq_questions"
+
+    id = Column(Integer, primary_key=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    outcome = Column(String(16), nullable=False)
+    entry_id = Column(String(40), nullable=True)
+    score = Column(Integer, nullable=False, default=0)  # similarity x 100, rounded
+    question_text = Column(Text, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("outcome", FAQ_OUTCOMES), name="ck_faq_questions_outcome"),
+        Index("ix_faq_questions_created_at", "created_at"),
+    )

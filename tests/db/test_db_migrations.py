@@ -35,7 +35,7 @@ def _indexes(url):
     }
 
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def test_upgrade_creates_schema(database_url):
