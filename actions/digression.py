@@ -33,7 +33,7 @@ TOPICS = frozenset(
 )  # fmt: skip
 #: Reliable when the classifier is sure: names and times never scored 0.9 for these.
 SURE_INTENTS = TOPICS | {
-    "tell_me_more", "something_else", "bot_challenge", "talk_to_human", "book_consultation",
+    "tell_me_more", "something_else", "bot_challenge", "talk_to_human", "book_consultation", "practice_faq",
 }  # fmt: skip
 #: Names and times land here too (see the module docstring): only a question's shape makes them digressions.
 SHAPE_INTENTS = frozenset({"out_of_scope", "share_feelings", "nlu_fallback"})
