@@ -16,6 +16,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import digression
 from actions.knowledge import knowledge_base
 from actions.storage import booking_limit_message, ensure_schema, visitor_timezone
 from haven import availability, notify
@@ -62,6 +63,70 @@ def validated_name(value: Any) -> Optional[Text]:
     return name
 
 
+# ----------------------------------------------------------------------------- reading an answer
+# The forms' slots use custom mappings (domain/booking.yml): these read the latest message as the
+# answer to the question being asked, or leave it to the digression rules (actions/digression.py).
+# The hand-off form (actions/handoff.py) uses them too.
+
+UNCLEAR = "__unclear__"  # a yes/no slot's answer that was neither: the validator asks again
+
+
+def answer_text(tracker: Tracker, slot: Text, kind: Text) -> Dict[Text, Any]:
+    """{slot: the message text} when the latest message answers `slot`; {} for a digression or when
+    `slot` is not the question being asked (the form then rejects its turn and the rules answer)."""
+    if tracker.get_slot("requested_slot") != slot or digression.is_digression(tracker.latest_message, kind):
+        return {}
+    return {slot: tracker.latest_message.get("text") or ""}
+
+
+def answer_yes_no(tracker: Tracker, slot: Text) -> Dict[Text, Any]:
+    """True or False from the buttons or a typed yes/no; UNCLEAR for anything else that is no digression."""
+    message = tracker.latest_message
+    if tracker.get_slot("requested_slot") != slot or digression.is_digression(message, "yes_no"):
+        return {}
+    intent, _ = digression.intent_of(message)
+    text = tracker.latest_message.get("text") or ""
+    if intent in ("affirm", "deny") and not digression.is_unsure(text):
+        return {slot: intent == "affirm"}
+    return {slot: UNCLEAR}
+
+
+def name_problem(value: Any) -> Optional[Text]:
+    """The response that says what a name needs, or None when `value` can be a name."""
+    text = single_line(value) if isinstance(value, str) else ""
+    if validated_name(text) is None:
+        return "utter_invalid_name"
+    if digression.is_yes_no(text):
+        return "utter_name_not_yes_no"
+    if digression.is_greeting(text):
+        return "utter_name_not_greeting"
+    if digression.looks_like_question(text):
+        return "utter_name_not_question"
+    return None
+
+
+def time_problem(value: Any) -> Optional[Text]:
+    """The response that asks again for a time, or None when `value` says when (any words but a bare
+    yes/no or greeting: "weekday mornings", "after 5", "any time")."""
+    text = single_line(value) if isinstance(value, str) else ""
+    if not text or digression.is_yes_no(text) or digression.is_greeting(text):
+        return "utter_time_not_yes"
+    return None
+
+
+def yes_no_or_ask_again(slot: Text, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+    if isinstance(value, bool):
+        return {slot: value}
+    dispatcher.utter_message(response="utter_yes_or_no")
+    return {slot: None}
+
+
+def one_line(reference: Text) -> Text:
+    """The reference with a non-breaking hyphen (U+2011): "HV-" / "PHF3SY" never wraps apart in any
+    client. The custom payload keeps the plain ASCII reference for copying and for the staff search."""
+    return reference.replace("-", "\u2011")
+
+
 def free_slots(now: datetime, tz: Optional[Text]) -> List[availability.Slot]:
     start, end = availability.search_window(now)
     booked = repository.booked_slots(start, end)
@@ -88,11 +153,36 @@ class ValidateBookingForm(FormValidationAction):
             return domain_slots
         return [slot for slot in domain_slots if slot != "booking_time_preference"]
 
+    # Reading the answers (custom mappings): a digression leaves the slot unset for the rules.
+    async def extract_booking_name(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        return answer_text(tracker, "booking_name", "name")
+
+    async def extract_booking_contact(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        return answer_text(tracker, "booking_contact", "contact")
+
+    async def extract_booking_slot(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "booking_slot":
+            return {}
+        chosen = next(tracker.get_latest_entity_values("time_choice"), None)  # a time button
+        return {"booking_slot": chosen} if chosen else answer_text(tracker, "booking_slot", "time")
+
+    async def extract_booking_time_preference(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        return answer_text(tracker, "booking_time_preference", "time")
+
+    async def extract_booking_consent(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        return answer_yes_no(tracker, "booking_consent")
+
+    async def extract_booking_confirm(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        return answer_yes_no(tracker, "booking_confirm")
+
     def validate_booking_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
-        name = validated_name(value)
-        if name is None:
-            dispatcher.utter_message(response="utter_invalid_name")
-        return {"booking_name": name}
+        if isinstance(value, str):
+            value = digression.name_from_intro(value) or value  # "my name is Sam" gives "Sam"
+        problem = name_problem(value)
+        if problem:
+            dispatcher.utter_message(response=problem)
+            return {"booking_name": None}
+        return {"booking_name": validated_name(value)}
 
     def validate_booking_contact(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         contact = validated_contact(value)
@@ -103,9 +193,13 @@ class ValidateBookingForm(FormValidationAction):
 
     def validate_booking_slot(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if value == NONE_OF_THESE or intent == "deny":
+        if value == NONE_OF_THESE or (intent == "deny" and not digression.is_unsure(str(value))):
             return {"booking_slot": PREFERENCE, "booking_time_label": None, "booking_time_preference": None}
         start = _parse_start(value) if isinstance(value, str) else None
+        if start is None and time_problem(value):
+            # "yes" or "ok" at the time step says no time: ask again, with examples.
+            dispatcher.utter_message(response=time_problem(value))
+            return {"booking_slot": None}
         if start is None:
             # Typed text instead of a button ("Tuesday evenings") is the visitor's own preference.
             preference = single_line(str(value))[: repository.MAX_TIME_PREFERENCE]
@@ -130,8 +224,18 @@ class ValidateBookingForm(FormValidationAction):
         return {"booking_slot": start.isoformat(), "booking_time_label": availability.format_slot(start, tz)}
 
     def validate_booking_time_preference(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        problem = time_problem(value)
+        if problem:
+            dispatcher.utter_message(response="utter_time_preference_unclear")
+            return {"booking_time_preference": None}
         text = single_line(str(value or ""))[: repository.MAX_TIME_PREFERENCE]
         return {"booking_time_preference": text or None}
+
+    def validate_booking_consent(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return yes_no_or_ask_again("booking_consent", value, dispatcher)
+
+    def validate_booking_confirm(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return yes_no_or_ask_again("booking_confirm", value, dispatcher)
 
 
 class ActionAskBookingSlot(Action):
@@ -210,7 +314,7 @@ class ActionSubmitBookingForm(Action):
         notify.notify_in_background("booking", record)
         dispatcher.utter_message(
             response="utter_booking_requested",
-            booking_reference=record.reference,
+            booking_reference=one_line(record.reference),
             json_message={"booking": {"reference": record.reference, "status": record.status}},
         )
         return clear_slots(BOOKING_SLOTS)

@@ -9,7 +9,16 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking import clear_slots, validated_contact, validated_name
+from actions import digression
+from actions.booking import (
+    answer_text,
+    answer_yes_no,
+    clear_slots,
+    name_problem,
+    validated_contact,
+    validated_name,
+    yes_no_or_ask_again,
+)
 from actions.storage import ensure_schema
 from haven import notify
 from haven.db import repository
@@ -40,11 +49,28 @@ class ValidateHandoffForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_handoff_form"
 
+    # Reading the answers (custom mappings, as in the booking form): a digression leaves the slot unset.
+    # The message step takes questions as they come: a question for the therapist *is* the message.
+    async def extract_handoff_name(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return answer_text(tracker, "handoff_name", "name")
+
+    async def extract_handoff_contact(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return answer_text(tracker, "handoff_contact", "contact")
+
+    async def extract_handoff_message(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return answer_text(tracker, "handoff_message", "message")
+
+    async def extract_handoff_transcript_consent(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return answer_yes_no(tracker, "handoff_transcript_consent")
+
     def validate_handoff_name(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        name = validated_name(value)
-        if name is None:
-            dispatcher.utter_message(response="utter_invalid_name")
-        return {"handoff_name": name}
+        if isinstance(value, str):
+            value = digression.name_from_intro(value) or value  # "my name is Sam" gives "Sam"
+        problem = name_problem(value)
+        if problem:
+            dispatcher.utter_message(response=problem)
+            return {"handoff_name": None}
+        return {"handoff_name": validated_name(value)}
 
     def validate_handoff_contact(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         contact = validated_contact(value)
@@ -55,10 +81,13 @@ class ValidateHandoffForm(FormValidationAction):
 
     def validate_handoff_message(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         text = clean_text(value if isinstance(value, str) else "")
-        if not text or len(text) > repository.MAX_MESSAGE:
+        if not text or len(text) > repository.MAX_MESSAGE or digression.is_yes_no(text):
             dispatcher.utter_message(response="utter_invalid_message")
             return {"handoff_message": None}
         return {"handoff_message": text}
+
+    def validate_handoff_transcript_consent(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return yes_no_or_ask_again("handoff_transcript_consent", value, dispatcher)
 
 
 class ActionSubmitHandoffForm(Action):

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 CHECK_IN_YES = "check_in:yes"
+FORMS = ("booking_form", "handoff_form")
 
 
 def record_event(tracker: Tracker, tier: str = "crisis") -> None:
@@ -127,7 +128,10 @@ class ActionSafetyFollowup(Action):
         record_event(tracker)
         data = safety.load()
         help_line = data.help_line(tracker.get_slot("region"))
-        if _booking_paused(tracker):
+        if tracker.active_loop_name in FORMS:
+            # The form goes on and asks its question next (data/rules/form_digressions.yml): no buttons.
+            dispatcher.utter_message(text=data.followup)
+        elif _booking_paused(tracker):
             dispatcher.utter_message(
                 text=f"{data.followup} {data.followup_booking_paused}",
                 buttons=[button(data.continue_booking, "book_consultation")],

@@ -10,15 +10,17 @@ from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from actions import storage
 from actions.booking import (
     PREFERENCE,
+    UNCLEAR,
     ActionAskBookingSlot,
     ActionCancelBooking,
     ActionSubmitBookingForm,
     ValidateBookingForm,
 )  # fmt: skip
-from actions.handoff import ActionSubmitHandoffForm
+from actions.handoff import ActionSubmitHandoffForm, ValidateHandoffForm
 from actions.safety import ActionCheckInDeclined, ActionSafetyCheckIn, ActionSafetyFollowup
 from haven import availability
 from haven.db import migrate, repository
+from tests.conftest import make_tracker
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +59,9 @@ async def test_submit_stores_the_booking_and_sends_the_contract_payload(dispatch
     [message] = dispatcher.messages
     reference = message["custom"]["booking"]["reference"]
     assert message["custom"] == {"booking": {"reference": reference, "status": "requested"}}
-    assert message["response"] == "utter_booking_requested" and message["booking_reference"] == reference
+    assert message["response"] == "utter_booking_requested"
+    # Once, unbreakable in the text (U+2011); plain ASCII in the payload, for copying.
+    assert message["booking_reference"] == reference.replace("-", "\u2011") and "-" in reference
     stored = repository.get_booking(reference)
     assert stored.slot_start == start and stored.name == "Robin" and stored.consent is True
     assert SlotSet("booking_name", None) in events
@@ -272,3 +276,179 @@ async def test_a_no_to_the_check_in_offers_to_continue_a_paused_booking(dispatch
     await ActionCheckInDeclined().run(dispatcher, t, domain)
     [message] = dispatcher.messages
     assert [b["payload"] for b in message["buttons"]] == ["/book_consultation"]
+
+
+# ----------------------------------------------------------------------------- the forgiving forms (issue 13)
+# Intents and confidences below are what the trained model gave for these messages (measured).
+
+
+def _at(tracker, slot: str, text: str, intent: str, confidence: float = 1.0, **slots):
+    return tracker(
+        text=text,
+        slots={"requested_slot": slot, **slots},
+        extra={"intent": {"name": intent, "confidence": confidence}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "confidence"),
+    [
+        ("why do I still feel attached to him after everything?", "why_still_attached", 1.0),
+        ("trauma bonds", "what_is_trauma_bond", 0.998),
+        ("I want to kill myself", "crisis", 1.0),
+        ("never mind", "stop", 0.991),
+        ("I'm scared", "share_feelings", 0.731),
+        ("can you help me?", "nlu_fallback", 0.525),
+        ("are you a bot?", "bot_challenge", 1.0),
+        ("/what_is_trauma_bond", "what_is_trauma_bond", 1.0),
+    ],
+)
+async def test_a_question_at_the_name_step_is_left_to_the_digression_rules(
+    dispatcher, tracker, domain, text, intent, confidence
+) -> None:
+    t = _at(tracker, "booking_name", text, intent, confidence)
+    assert await ValidateBookingForm().extract_booking_name(dispatcher, t, domain) == {}
+    assert await ValidateHandoffForm().extract_handoff_name(dispatcher, _at(
+        tracker, "handoff_name", text, intent, confidence), domain) == {}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "confidence"),
+    [
+        ("Sam", "share_feelings", 0.528),
+        ("Jordan", "out_of_scope", 0.776),
+        ("Quinn", "nlu_fallback", 0.525),
+        ("Jose", "out_of_scope", 0.934),
+        ("my name is Robin", "nlu_fallback", 0.525),
+        ("I'm Sam", "out_of_scope", 0.6),
+    ],
+)
+async def test_a_name_the_classifier_misreads_is_still_a_name(dispatcher, tracker, domain, text, intent,
+                                                              confidence) -> None:  # fmt: skip
+    form = ValidateBookingForm()
+    extracted = await form.extract_booking_name(
+        dispatcher, _at(tracker, "booking_name", text, intent, confidence), domain
+    )
+    assert extracted == {"booking_name": text}
+    assert form.validate_booking_name(text, dispatcher, tracker(), domain) == {
+        "booking_name": text.split()[-1]
+    }
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("text", "response"),
+    [
+        ("yes", "utter_name_not_yes_no"),
+        ("no", "utter_name_not_yes_no"),
+        ("ok sure", "utter_name_not_yes_no"),
+        ("hi", "utter_name_not_greeting"),
+        ("hello there", "utter_name_not_greeting"),
+        ("good morning", "utter_name_not_greeting"),
+        ("hi, can you explain?", "utter_name_not_question"),
+    ],
+)
+def test_yes_no_and_greetings_are_not_names_and_are_asked_again_kindly(dispatcher, tracker, domain, text,
+                                                                       response) -> None:  # fmt: skip
+    assert ValidateBookingForm().validate_booking_name(text, dispatcher, tracker(), domain) == {
+        "booking_name": None
+    }
+    assert dispatcher.messages[-1]["response"] == response
+    assert ValidateHandoffForm().validate_handoff_name(text, dispatcher, tracker(), domain) == {
+        "handoff_name": None
+    }
+
+
+async def test_a_question_at_the_contact_step_is_answered_not_refused(dispatcher, tracker, domain) -> None:
+    question = _at(tracker, "booking_contact", "how much does it cost?", "consultation_info", 0.589)
+    assert await ValidateBookingForm().extract_booking_contact(dispatcher, question, domain) == {}
+    contact = _at(tracker, "booking_contact", "robin@example.org", "contact_details")
+    assert await ValidateBookingForm().extract_booking_contact(dispatcher, contact, domain) == {
+        "booking_contact": "robin@example.org"
+    }
+    vague = _at(tracker, "booking_contact", "not sure", "deny", 0.56)
+    assert await ValidateBookingForm().extract_booking_contact(dispatcher, vague, domain) == {
+        "booking_contact": "not sure"
+    }, "not a question: the validator asks for an email or phone number again"
+
+
+@pytest.mark.parametrize("text", ["yes", "ok", "sure", "yes please", "hi"])
+def test_yes_is_not_a_time_and_the_time_is_asked_again_with_examples(
+    dispatcher, tracker, domain, text
+) -> None:
+    t = _at(tracker, "booking_slot", text, "affirm")
+    assert ValidateBookingForm().validate_booking_slot(text, dispatcher, t, domain) == {"booking_slot": None}
+    assert dispatcher.messages[-1]["response"] == "utter_time_not_yes"
+    preference = ValidateBookingForm().validate_booking_time_preference(text, dispatcher, t, domain)
+    assert preference == {"booking_time_preference": None}
+    assert dispatcher.messages[-1]["response"] == "utter_time_preference_unclear"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "confidence"),
+    [("mornings", "greet", 0.955), ("any time", "thanks", 0.646), ("after 5pm", "out_of_scope", 0.558),
+     ("I work until 5 so evenings", "share_feelings", 0.6)],
+)  # fmt: skip
+async def test_a_time_in_words_is_a_time_whatever_the_classifier_says(
+    dispatcher, tracker, domain, text, intent, confidence
+) -> None:
+    form = ValidateBookingForm()
+    t = _at(tracker, "booking_slot", text, intent, confidence)
+    assert await form.extract_booking_slot(dispatcher, t, domain) == {"booking_slot": text}
+    assert form.validate_booking_slot(text, dispatcher, t, domain)["booking_time_preference"] == text
+
+
+async def test_a_time_button_is_read_from_its_entity(dispatcher, tracker, domain) -> None:
+    start = _free_slot().isoformat()
+    t = tracker(
+        text=f'/inform{{"time_choice":"{start}"}}',
+        slots={"requested_slot": "booking_slot"},
+        extra={
+            "intent": {"name": "inform", "confidence": 1.0},
+            "entities": [{"entity": "time_choice", "value": start}],
+        },
+    )
+    assert await ValidateBookingForm().extract_booking_slot(dispatcher, t, domain) == {"booking_slot": start}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [("/affirm", "affirm", True), ("no", "deny", False), ("huh", "affirm", UNCLEAR),
+     ("hmm no", "deny", UNCLEAR), ("hello", "greet", UNCLEAR),
+     ("what is a trauma bond", "what_is_trauma_bond", None)],
+)  # fmt: skip
+async def test_consent_is_a_clear_yes_or_no(dispatcher, tracker, domain, text, intent, expected) -> None:
+    form = ValidateBookingForm()
+    extracted = await form.extract_booking_consent(
+        dispatcher, _at(tracker, "booking_consent", text, intent), domain
+    )
+    assert extracted == ({} if expected is None else {"booking_consent": expected})
+    if expected is UNCLEAR:
+        assert form.validate_booking_consent(UNCLEAR, dispatcher, tracker(), domain) == {
+            "booking_consent": None
+        }
+        assert dispatcher.messages[-1]["response"] == "utter_yes_or_no"
+
+
+async def test_only_the_requested_slot_is_read(dispatcher, tracker, domain) -> None:
+    t = _at(tracker, "booking_contact", "Robin", "nlu_fallback", 0.525)
+    assert await ValidateBookingForm().extract_booking_name(dispatcher, t, domain) == {}
+
+
+async def test_a_question_is_the_message_for_the_therapist(dispatcher, tracker, domain) -> None:
+    text = "why do I still feel attached to him after everything?"
+    t = _at(tracker, "handoff_message", text, "why_still_attached")
+    assert await ValidateHandoffForm().extract_handoff_message(dispatcher, t, domain) == {
+        "handoff_message": text
+    }
+    crisis = _at(tracker, "handoff_message", "I want to kill myself", "crisis")
+    assert await ValidateHandoffForm().extract_handoff_message(dispatcher, crisis, domain) == {}
+
+
+async def test_the_crisis_followup_inside_a_form_leaves_the_question_to_the_form(dispatcher, domain) -> None:
+    t = make_tracker(intent="crisis", text="private words", slots={"booking_name": "Lee"})
+    t.active_loop = {"name": "booking_form"}
+    await ActionSafetyFollowup().run(dispatcher, t, domain)
+    [message] = dispatcher.messages
+    assert "not crisis care" in message["text"] and not message["buttons"]
+    assert "paused" not in message["text"]
