@@ -117,7 +117,20 @@ class ActionCheckInDeclined(Action):
         return []
 
 
+# Categories whose crisis turn offers no consultation or booking button (docs/crisis-detection.md,
+# "The crisis turn"): after a suicide or self-harm disclosure the only things to tap are the lines.
+NO_BOOKING_BUTTON = frozenset({"suicide", "self_harm"})
+
+
+def crisis_category(tracker: Tracker) -> str:
+    crisis: Dict[str, Any] = tracker.latest_message.get("crisis") or {}
+    return str(crisis.get("category") or tracker.get_slot("crisis_category") or "suicide")
+
+
 class ActionSafetyFollowup(Action):
+    """The second message of the crisis turn: the event recorded, "I'm still here", the help line pinned
+    to later replies; a booking button only where the category allows one (NO_BOOKING_BUTTON)."""
+
     def name(self) -> Text:
         return "action_safety_followup"
 
@@ -127,7 +140,10 @@ class ActionSafetyFollowup(Action):
         record_event(tracker)
         data = safety.load()
         help_line = data.help_line(tracker.get_slot("region"))
-        if _booking_paused(tracker):
+        if crisis_category(tracker) in NO_BOOKING_BUTTON:
+            paused = f" {data.followup_booking_paused_no_button}" if _booking_paused(tracker) else ""
+            dispatcher.utter_message(text=f"{data.followup}{paused}")
+        elif _booking_paused(tracker):
             dispatcher.utter_message(
                 text=f"{data.followup} {data.followup_booking_paused}",
                 buttons=[button(data.continue_booking, "book_consultation")],
