@@ -36,9 +36,6 @@ class Link:
         """A Rasa button: the widget renders a tel:/sms:/https: payload as a link, never sends it."""
         return {"title": self.title, "payload": self.href}
 
-    def as_json(self) -> Dict[str, str]:
-        return {"title": self.title, "href": self.href}
-
 
 @dataclass(frozen=True)
 class RegionResources:
@@ -64,8 +61,6 @@ class RegionResources:
             "lines": {category: list(lines) for category, lines in self.lines.items()},
             "help_line": self.help_line,
             "help_number": self.help_number,
-            "links": {category: [link.as_json() for link in links] for category, links in self.links.items()},
-            "worldwide": self.worldwide,
         }
 
 

@@ -1,5 +1,5 @@
 """The widget's page on the website server, without a browser: the favicon every page asks for, and the
-crisis resources' one-tap links (the browser tests in tests/test_widget.py show them in use)."""
+crisis turn's one-tap links by locale (tests/test_widget_keys.py shows them in a browser)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def test_the_favicon_is_served_and_every_page_names_it(app) -> None:
 
 
 @pytest.mark.parametrize(("locale", "first"), [("en-US", "tel:988"), ("en-GB", "tel:116123")])
-def test_the_crisis_resources_carry_the_regions_links(app, locale, first) -> None:
-    _, response = app.test_client.get("/api/crisis-resources", params={"locale": locale})
-    links = response.json["links"]
+def test_the_locale_chooses_the_regions_links(locale, first) -> None:
+    """The crisis reply's buttons come from the same region choice as the widget's numbers."""
+    data = safety.load()
+    links = data.region_resources(data.visitor_region(locale=locale)).links
     assert set(links) == set(safety.CATEGORIES)
-    assert links["suicide"][0]["href"] == first and links["suicide"][-1]["href"] == "https://findahelpline.com"
-    assert response.json["worldwide"].startswith("If you are outside ")
+    assert links["suicide"][0].href == first and links["suicide"][-1].href == "https://findahelpline.com"
