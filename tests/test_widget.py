@@ -711,7 +711,14 @@ GREETING = [
     }
 ]
 EVERYTHING = [
-    {"text": "Thank you for telling me. You deserve support from a real person."},
+    {
+        "text": "Thank you for telling me. You deserve support from a real person.",
+        # The crisis turn's one-tap links (issue 13.3), measured for contrast with everything else.
+        "buttons": [
+            {"title": "Call 988", "payload": "tel:988"},
+            {"title": "Text HOME to 741741", "payload": "sms:741741?&body=HOME"},
+        ],
+    },
     {"custom": {"safety": "crisis", "category": "suicide"}},
     {
         "text": "Here is how the article explains it.",

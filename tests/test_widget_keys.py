@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Iterator, List
 
 import pytest
+import yaml
 
 from haven import safety
+from haven.settings import ROOT
 from tests.js_clients import package
 from tests.test_widget import (  # noqa: F401 - pytest fixtures used by name
     BOT,
@@ -91,10 +93,42 @@ def test_the_uk_crisis_turn_has_the_uk_links(widget) -> None:  # noqa: F811
     widget.goto()
     widget.open()
     widget.say("i want to end my life")
-    hrefs = widget.page.locator("[data-testid=haven-link-button]").evaluate_all("as => as.map(a => a.href)")
+    hrefs = widget.page.locator("[data-testid=haven-link-button]").evaluate_all(
+        "as => as.map(a => a.getAttribute('href'))"
+    )
     assert hrefs[:3] == ["tel:116123", "sms:85258?&body=SHOUT", "tel:999"], hrefs
     crisis = widget.page.locator(f"{BOT}:has([data-testid=haven-links])").last
     assert "If you are outside the UK" in crisis.inner_text()
+
+
+CHECK_IN = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"][
+    "utter_crisis_check_in"
+][0]  # US, suicide, self: the reply the Rasa server sends, as generated
+
+
+def test_the_check_in_shows_yes_no_and_the_regions_links(widget) -> None:  # noqa: F811
+    """Both answers as quick replies, the lines as links; a payload that is not a safe link (javascript:)
+    is never made into one."""
+    reply = {
+        "text": CHECK_IN["text"],
+        "buttons": CHECK_IN["buttons"] + [{"title": "x", "payload": "javascript:1"}],
+    }
+    answers_to = {"/greet": [{"text": "Hello."}], "/deny": [{"text": "Thank you for answering."}]}
+    widget.stub_rasa(lambda m: answers_to.get(m, [reply, {"custom": CHECK_IN["custom"]}]))
+    widget.goto()
+    widget.open()
+    widget.say("something uncertain")
+    answers = widget.page.get_by_test_id("haven-quick-reply")
+    assert answers.all_inner_texts() == ["Yes", "No, I'm safe", "x"]
+    hrefs = widget.page.get_by_test_id("haven-link-button").evaluate_all(
+        "as => as.map(a => a.getAttribute('href'))"
+    )
+    assert hrefs == [b["payload"] for b in CHECK_IN["buttons"][2:]] and "tel:911" in hrefs
+    assert widget.page.locator("a[href^=javascript]").count() == 0
+    before = widget.bots()
+    answers.nth(1).click()
+    widget.wait_for_replies(before)
+    assert widget.page.get_by_test_id("haven-link-button").count() == len(hrefs), "the lines stay after 'No'"
 
 
 # --------------------------------------------------------------------------------- focus and keys (13.4)
