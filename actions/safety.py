@@ -118,7 +118,20 @@ class ActionCheckInDeclined(Action):
         return []
 
 
+# Categories whose crisis turn offers no consultation or booking button (docs/crisis-detection.md,
+# "The crisis turn"): after a suicide or self-harm disclosure the only things to tap are the lines.
+NO_BOOKING_BUTTON = frozenset({"suicide", "self_harm"})
+
+
+def crisis_category(tracker: Tracker) -> str:
+    crisis: Dict[str, Any] = tracker.latest_message.get("crisis") or {}
+    return str(crisis.get("category") or tracker.get_slot("crisis_category") or "suicide")
+
+
 class ActionSafetyFollowup(Action):
+    """The second message of the crisis turn: the event recorded, "I'm still here", the help line pinned
+    to later replies; a booking button only where the category allows one (NO_BOOKING_BUTTON)."""
+
     def name(self) -> Text:
         return "action_safety_followup"
 
@@ -131,6 +144,9 @@ class ActionSafetyFollowup(Action):
         if tracker.active_loop_name in FORMS:
             # The form goes on and asks its question next (data/rules/form_digressions.yml): no buttons.
             dispatcher.utter_message(text=data.followup)
+        elif crisis_category(tracker) in NO_BOOKING_BUTTON:
+            paused = f" {data.followup_booking_paused_no_button}" if _booking_paused(tracker) else ""
+            dispatcher.utter_message(text=f"{data.followup}{paused}")
         elif _booking_paused(tracker):
             dispatcher.utter_message(
                 text=f"{data.followup} {data.followup_booking_paused}",

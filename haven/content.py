@@ -74,6 +74,15 @@ def coverage(sentence: str, passages: Sequence[str]) -> float:
     return sum(1 for w in words if w in supported) / len(words)
 
 
+def paragraphs(text: str) -> List[str]:
+    """The paragraphs of an answer: blocks separated by a blank line, each on one line.
+
+    Answers are written in topics.yml as `|-` blocks with a blank line between paragraphs, so a reply
+    arrives as two or three short paragraphs ("\\n\\n" between them: plain text for any client, one
+    <p> each in the widget) instead of one wall of text."""
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+
+
 def slugify(heading: str) -> str:
     text = normalise(heading)
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
@@ -132,6 +141,10 @@ REQUIRED_LABELS = (
     "none_of_these", "leave_message", "what_i_can_help_with", "personal_out_of_scope",
 )  # fmt: skip
 _TOPIC_TEXT_FIELDS = ("section", "anchor", "title", "short", "more", "reminder")
+_ANSWER_FIELDS = ("short", "more", "reminder")
+# Short answers (issue 13.2): a reply is read on a phone, often by someone who is upset.
+MAX_PARAGRAPHS = 3
+MAX_PARAGRAPH_WORDS = 60
 
 
 def _require_text(where: str, data: Mapping[str, Any], key: str, allow_empty: bool = False) -> str:
@@ -150,6 +163,19 @@ def _parse_topic(where: str, topic_id: str, data: Any, headings: Sequence[str]) 
     if unknown:
         raise ContentError(f"{where}: unknown field(s) {sorted(unknown)}")
     texts = {k: _require_text(where, data, k, allow_empty=(k == "section")) for k in _TOPIC_TEXT_FIELDS}
+    texts.update({k: "\n\n".join(paragraphs(texts[k])) for k in _ANSWER_FIELDS})
+    for key in _ANSWER_FIELDS:
+        blocks = paragraphs(texts[key])
+        if len(blocks) > MAX_PARAGRAPHS:
+            raise ContentError(
+                f"{where}: {key!r} must be at most {MAX_PARAGRAPHS} paragraphs, found {len(blocks)}"
+            )
+        long = [len(b.split()) for b in blocks if len(b.split()) > MAX_PARAGRAPH_WORDS]
+        if long:
+            raise ContentError(
+                f"{where}: {key!r} has a paragraph of {long[0]} words (at most {MAX_PARAGRAPH_WORDS}): "
+                "split it at a blank line"
+            )
     if texts["section"] and texts["section"] not in headings:
         raise ContentError(f"{where}: section {texts['section']!r} is not a heading of the article")
     count = len(sentences(texts["short"]))

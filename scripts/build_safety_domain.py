@@ -8,12 +8,17 @@ tests/test_safety_copy.py fails when the generated file is out of date.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python scripts/build_safety_domain.py` from a clean checkout
+
+from haven import safety  # noqa: E402 - after the path above
+
 TARGET = ROOT / "domain" / "safety_responses.yml"
 CATEGORIES = ("suicide", "self_harm", "danger")
 SUBJECTS = ("self", "other")
@@ -24,12 +29,32 @@ def load(name: str) -> dict:
     return yaml.safe_load((ROOT / "safety" / name).read_text(encoding="utf-8"))
 
 
+def paragraphs(template: str) -> str:
+    """The template's paragraphs (blank-line separated in the YAML), each on one line, "\n\n" between."""
+    blocks = [" ".join(block.split()) for block in re.split(r"\n\s*\n", template.strip())]
+    return "\n\n".join(block for block in blocks if block)
+
+
+def resources_text(hotlines: dict, region: str, category: str) -> str:
+    """One line per service (plain text any client shows), then the worldwide line for this one region."""
+    lines = "\n".join(" ".join(line.split()) for line in hotlines["regions"][region][category])
+    return f"{lines}\n\n{safety.load().worldwide((region,))}"
+
+
 def reply_text(template: str, copy: dict, hotlines: dict, region: str, category: str) -> str:
     """A reviewed template with the region's emergency number and resources for the category."""
     data = hotlines["regions"][region]
-    resources = " ".join(data[category]) + " " + hotlines["worldwide"]
-    text = " ".join(template.split())
-    return text.format(not_emergency=copy["not_emergency"], emergency=data["emergency"], resources=resources)
+    return paragraphs(template).format(
+        not_emergency=copy["not_emergency"],
+        emergency=data["emergency"],
+        resources=resources_text(hotlines, region, category),
+    )
+
+
+def link_buttons(region: str, category: str) -> list:
+    """The crisis turn's one-tap buttons (issue 13.3): tel:, sms: and https: payloads that the widget
+    renders as links; other clients show them as buttons, and every number is in the text too."""
+    return [link.as_button() for link in safety.load().region_resources(region).links[category]]
 
 
 def crisis_text(copy: dict, hotlines: dict, region: str, category: str, subject: str) -> str:
@@ -49,24 +74,26 @@ def condition(region: str, category: str, subject: str) -> list:
     ]
 
 
-def per_slot(hotlines: dict, text_of, safety: str, buttons: list | None = None) -> list:
-    """One variation per (region, category, subject) with the `safety` payload, and the fallback used
+def per_slot(hotlines: dict, text_of, tier: str, buttons: list | None = None) -> list:
+    """One variation per (region, category, subject) with the `tier` payload, and the fallback used
     when no slot condition matches (e.g. the slots could not be set): the default region's
-    suicide-prevention resources, the broadest help. `text_of(region, category, subject)` words it."""
-    extra = {"buttons": buttons} if buttons else {}
-    variations = [
-        {
-            "condition": condition(region, category, subject),
+    suicide-prevention resources, the broadest help. `text_of(region, category, subject)` words it.
+    `buttons` (the check-in's answers) come first, then the region's one-tap links for the category."""
+
+    def variation(region: str, category: str, subject: str) -> dict:
+        return {
             "text": text_of(region, category, subject),
-            **extra,
-            "custom": {"safety": safety, "category": category},
+            "buttons": [*(buttons or []), *link_buttons(region, category)],
+            "custom": {"safety": tier, "category": category},
         }
+
+    variations = [
+        {"condition": condition(region, category, subject), **variation(region, category, subject)}
         for region in hotlines["regions"]
         for category in CATEGORIES
         for subject in SUBJECTS
     ]
-    fallback = text_of(hotlines["default_region"], "suicide", "self")
-    variations.append({"text": fallback, **extra, "custom": {"safety": safety, "category": "suicide"}})
+    variations.append(variation(hotlines["default_region"], "suicide", "self"))
     return variations
 
 
@@ -102,7 +129,18 @@ def render() -> str:
     variations = per_slot(hotlines, lambda r, c, s: crisis_text(copy, hotlines, r, c, s), "crisis")
     responses = {"utter_crisis": variations, **check_in_responses(copy, hotlines)}
     domain = {"version": "3.1", "responses": responses}
-    return HEADER + yaml.safe_dump(domain, sort_keys=False, allow_unicode=True, width=120)
+    return HEADER + yaml.dump(domain, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-paragraph replies as `|` blocks, so the generated file reads like the reply it sends."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_Dumper.add_representer(str, _str)
 
 
 if __name__ == "__main__":

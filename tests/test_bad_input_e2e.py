@@ -226,7 +226,7 @@ def test_socketio_delivers_replies_and_crisis_help(live_haven) -> None:
             return await visitor.say(session, "hi"), await visitor.say(session, "I want to kill myself")
 
     greeting, crisis = asyncio.run(scenario())
-    assert "not an emergency service" in socket_texts(greeting)
+    assert "not a therapist" in socket_texts(greeting)
     assert "988" in socket_texts(crisis)
     assert {"safety": "crisis", "category": "suicide"} in socket_customs(crisis)
 

@@ -51,6 +51,27 @@ def test_the_overlap_rule_accepts_the_article_in_other_words() -> None:
     assert content.coverage(paraphrase, passages) >= content.MIN_COVERAGE
 
 
+@pytest.mark.parametrize("topic_id", TOPIC_IDS)
+def test_every_answer_is_a_few_short_paragraphs(topic_id: str) -> None:
+    """Issue 13.2: no wall of text. At most three paragraphs of at most about 60 words, and the first
+    answer in two or more (it is what every visitor reads)."""
+    topic = KB.topics[topic_id]
+    for field_name in ("short", "more", "reminder"):
+        blocks = content.paragraphs(getattr(topic, field_name))
+        assert 1 <= len(blocks) <= 3, (field_name, len(blocks))
+        assert max(len(b.split()) for b in blocks) <= 60, (field_name, [len(b.split()) for b in blocks])
+        assert getattr(topic, field_name) == "\n\n".join(blocks), "paragraphs reach clients as blank lines"
+    assert len(content.paragraphs(topic.short)) >= 2, topic.short
+
+
+def test_paragraphs_keep_their_sentences_verbatim() -> None:
+    """Splitting into paragraphs changes whitespace only: the words are those of the file, in order."""
+    raw = yaml.safe_load((ROOT / "content" / "topics.yml").read_text())["topics"]
+    for topic_id, topic in KB.topics.items():
+        for field_name in ("short", "more", "reminder"):
+            assert getattr(topic, field_name).split() == raw[topic_id][field_name].split()
+
+
 def test_payload_follows_the_contract() -> None:
     for topic in KB.topics.values():
         assert topic.payload() == {"topic": topic.id, "section": topic.section}
@@ -83,6 +104,8 @@ def _entry(**overrides: object) -> dict:
         (_entry(related=["nope"]), "related topic(s) ['nope'] have no entry"),
         (_entry(short="A. B. C. D. E."), "'short' must be 1 to 4 sentences"),
         (_entry(colour="red"), "unknown field(s) ['colour']"),
+        (_entry(more="A.\n\nB.\n\nC.\n\nD."), "'more' must be at most 3 paragraphs, found 4"),
+        (_entry(short="word " * 61 + "end."), "'short' has a paragraph of 62 words"),
     ],
 )
 def test_a_malformed_file_names_the_entry(tmp_path: Path, entry: dict, message: str) -> None:

@@ -93,8 +93,14 @@ def test_unclear_or_off_topic_messages_get_no_article_content(live_haven, messag
 
 
 def test_the_greeting_says_what_haven_is(live_haven) -> None:
-    text = texts(Visitor(live_haven).say("/greet"))
-    assert "not a therapist" in text and "not an emergency service" in text
+    replies = Visitor(live_haven).say("/greet")
+    assert "not a therapist" in texts(replies) and "not a person" in texts(replies)
+    # The starters are the topics' own titles and the booking label (content/topics.yml).
+    assert [b["title"] for b in buttons(replies)] == [
+        KB.topics["why_still_attached"].title,
+        KB.topics["what_is_trauma_bond"].title,
+        KB.labels["book"],
+    ]
 
 
 def _book(visitor: Visitor) -> List[Dict[str, Any]]:

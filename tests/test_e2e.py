@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
+from haven import content
+
 pytestmark = pytest.mark.e2e
 
 
@@ -47,7 +49,11 @@ def test_a_topic_question_gets_the_vetted_answer_and_its_payload(live_haven) -> 
 def test_greeting_says_what_haven_is_and_is_not(live_haven) -> None:
     replies = say(live_haven, "hi")
     text = " ".join(r.get("text", "") for r in replies)
-    assert "not a therapist" in text and "not an emergency service" in text and "988" in text
+    assert "not a person" in text and "not a therapist" in text
+    # Issue 13.2: two sentences and three starters; the emergency notice is the strip above the chat.
+    assert len(content.sentences(text)) <= 2 and "emergency" not in text, text
+    buttons = [b["payload"] for r in replies for b in r.get("buttons", [])]
+    assert buttons == ["/why_still_attached", "/what_is_trauma_bond", "/book_consultation"]
     assert not any("custom" in r for r in replies)
 
 

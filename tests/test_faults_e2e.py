@@ -140,7 +140,7 @@ def test_with_the_action_server_down_every_message_still_gets_a_kind_answer(sqli
         crisis = Visitor(sqlite_stack).say("I want to kill myself")
         assert {"safety": "crisis", "category": "suicide"} in customs(crisis)
         assert "988" in texts(crisis) and KIND not in texts(crisis), "crisis help stands alone"
-        assert "not an emergency service" in texts(visitor.say("hi")), "domain replies need no action server"
+        assert "not a therapist" in texts(visitor.say("hi")), "domain replies need no action server"
     finally:
         sqlite_stack.start("action server")
     assert {"topic": "what_is_trauma_bond", "section": "What Is a Trauma Bond?"} in customs(

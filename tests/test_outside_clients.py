@@ -50,7 +50,9 @@ def test_a_stock_socketio_client_with_default_transports_upgrades_and_gets_the_a
     assert {"topic": "why_still_attached", "section": topic.section} in [
         r["custom"] for r in result["replies"] if "custom" in r
     ]
-    assert topic.short in " ".join(r.get("text", "") for r in result["replies"])
+    # Rasa's socket.io channel sends each paragraph ("\n\n") as its own bot_uttered (issue 13.2: short
+    # paragraphs), so the answer arrives in parts, in order.
+    assert " ".join(topic.short.split()) in " ".join(r.get("text", "") for r in result["replies"])
     assert result["polls"] < 10, "no request storm from a half-upgraded session"
 
 

@@ -100,7 +100,9 @@ def test_a_check_in_asks_directly_with_the_resources_and_both_answers(live_haven
     assert payload["safety"] == "check_in" and payload["category"] in ("suicide", "self_harm", "danger")
     assert "?" in asked["text"] and "not an emergency service" in asked["text"]
     assert "911" in asked["text"], "the region's emergency number is in the same reply"
-    assert [b["payload"] for b in asked["buttons"]] == ["/affirm", "/deny"]
+    payloads = [b["payload"] for b in asked["buttons"]]
+    # The two answers, then the region's one-tap lines (issue 13.3), ending with the emergency number.
+    assert payloads[:2] == ["/affirm", "/deny"] and "tel:911" in payloads[2:], payloads
 
 
 def test_yes_to_a_check_in_is_the_full_crisis_reply(live_haven, unsure_message) -> None:

@@ -80,7 +80,8 @@ def js_string_literals(source: str) -> List[str]:
 
 TECHNICAL_TOKEN = re.compile(r"^[A-Za-z0-9_\-:./#?=&\[\]*+(),\\ ]*$")
 CAPITALISED_WORD = re.compile(r"^[A-Z][a-z]+$")
-DOM_NAMES = {"Escape"}  # KeyboardEvent.key values and the like: capitalised, but not English for a visitor
+# KeyboardEvent.key and .code values and the like: capitalised, but not English for a visitor
+DOM_NAMES = {"Escape", "Tab", "KeyX"}
 MULTI_WORD_OK = {"noopener", "noreferrer"}  # rel="noopener noreferrer"
 DIRECTIVES = {"use strict"}
 

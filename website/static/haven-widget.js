@@ -23,7 +23,16 @@
  * text is only ever inserted as text nodes. "Clear conversation" and "Quick exit" also ask the site
  * (POST /api/conversations/<id>/forget, same origin as this script) to delete it on the server.
  * "Quick exit" is on the page whenever the widget is: beside the launcher while the chat is closed,
- * at the top of the chat while it is open (one button, moved), and Esc twice works everywhere.
+ * at the top of the chat while it is open (one button, moved), and Alt+Shift+X works everywhere (a
+ * chord nobody presses by habit: Esc only closes the chat, so closing can never wipe it). It replaces
+ * the page in the tab's history (location.replace), so Back does not return to the chat page.
+ *
+ * Crisis replies carry one-tap buttons whose payload is a tel:, sms: or https: link
+ * (safety/hotlines.yml): they are shown as links under the reply, never sent back, and they stay
+ * when the quick replies of that moment go.
+ *
+ * Keyboard: choosing a quick reply puts the cursor back in the message field; while the chat fills a
+ * phone's screen it is a modal dialog (aria-modal) and Tab stays inside it.
  */
 (function () {
   "use strict";
@@ -61,7 +70,13 @@
   };
   var STORE_KEY = "haven-widget:v1";
   var TIMEOUT_MS = 30000;
-  var ESC_WINDOW_MS = 1500;
+  // Quick exit from the keyboard: Alt+Shift+X (Option+Shift+X on a Mac; matched by the key's position,
+  // event.code, because Option turns the letter into another character there).
+  var EXIT_KEYS = "Alt+Shift+X";
+  // The width below which the chat fills the screen (haven-widget.css, the same media query).
+  var FULL_SCREEN = "(max-width:480px)";
+  // Buttons that are links, not answers: call, text (with its keyword) or a web page.
+  var LINK_PAYLOAD = /^(tel:\+?[0-9]{3,15}|sms:\+?[0-9]{3,15}(\?&body=[A-Za-z0-9]{1,20})?|https:\/\/[^\s<>"']+)$/;
   var SENDER_ID = /^[A-Za-z0-9_-]{16,64}$/;
   var CATEGORIES = ["suicide", "self_harm", "danger"];
 
@@ -186,8 +201,19 @@
     });
   }
 
-  /** Bot text as DOM nodes: plain text, **bold** and safe links only; never parsed as HTML. */
+  /** Bot text as DOM nodes: a <p> per paragraph (a blank line between them), plain text, **bold** and
+   * safe links only; never parsed as HTML. */
   function richText(parent, text) {
+    String(text).split(/\n[ \t]*\n/).forEach(function (block) {
+      if (!block.trim()) { return; }
+      var paragraph = el("p", { "class": "haven-para" });
+      inlineText(paragraph, block.replace(/^\n+|\n+$/g, ""));
+      parent.appendChild(paragraph);
+    });
+  }
+
+  /** One paragraph: line breaks, **bold** and safe links. */
+  function inlineText(parent, text) {
     String(text).split("\n").forEach(function (line, index) {
       if (index > 0) { parent.appendChild(el("br")); }
       line.split(TOKEN).forEach(function (part) {
@@ -227,8 +253,14 @@
   });
   var quickExit = el("button", {
     type: "button", "class": "haven-quick-exit", "data-testid": "haven-quick-exit",
-    title: t("quick_exit_hint"), "aria-describedby": "haven-exit-hint", text: t("quick_exit")
+    title: t("quick_exit_hint"), "aria-describedby": "haven-exit-hint", "aria-keyshortcuts": EXIT_KEYS,
+    text: t("quick_exit")
   });
+  // Under Quick exit in the open chat: the shortcut, and how to leave fewer traces (issue 12.6).
+  var exitNote = el("p", { "class": "haven-exit-note", "data-testid": "haven-exit-note" }, [
+    el("span", { text: t("quick_exit_keys") }), " ",
+    el("span", { "data-testid": "haven-private-tip", text: t("private_tip") })
+  ]);
   var clearButton = el("button", { type: "button", "class": "haven-text-button", "data-testid": "haven-clear", text: t("clear") });
   var notice = el("p", { "class": "haven-notice", "data-testid": "haven-notice" });
   var crisisActions = el("p", { "class": "haven-crisis-actions", "data-testid": "haven-crisis-actions" });
@@ -252,11 +284,12 @@
     el("label", { "for": "haven-input", "class": "haven-sr", text: t("input_label") }), input, sendButton
   ]);
   var toolbar = el("div", { "class": "haven-toolbar" }, [clearButton]);
+  var toolbarArea = el("div", { "class": "haven-toolbar-area" }, [toolbar, exitNote]);
   var panel = el("section", {
     id: "haven-panel", "class": "haven-panel", role: "dialog", "aria-label": config.title, hidden: true
   }, [
     el("div", { "class": "haven-header" }, [el("h2", { "class": "haven-title", text: config.title }), closeButton]),
-    toolbar, notice, crisisBanner, log, typing, form
+    toolbarArea, notice, crisisBanner, log, typing, form
   ]);
   var dock = el("div", { "class": "haven-dock" }, [quickExit, launcher]);
   var root = el("div", { "class": "haven-root", lang: LANG }, [
@@ -487,10 +520,26 @@
         var group = el("div", { "class": "haven-buttons", role: "group" });
         message.buttons.forEach(function (button) {
           var b = el("button", { type: "button", "class": "haven-quick-reply", "data-testid": "haven-quick-reply", text: button.title });
-          b.addEventListener("click", function () { send(button.payload, button.title); });
+          b.addEventListener("click", function () {
+            // The button goes once chosen (retireButtons): the cursor goes to the message field, not
+            // to <body>, whether it was chosen with the mouse or the keyboard.
+            input.focus();
+            send(button.payload, button.title);
+          });
           group.appendChild(b);
         });
         row.appendChild(group);
+      }
+      if (message.links && message.links.length) {
+        var links = el("div", { "class": "haven-links", role: "group", "aria-label": t("links_label"), "data-testid": "haven-links" });
+        message.links.forEach(function (item) {
+          if (!LINK_PAYLOAD.test(item.href)) { return; }
+          var a = link(item.href, item.title);
+          a.setAttribute("class", "haven-link-button");
+          a.setAttribute("data-testid", "haven-link-button");
+          links.appendChild(a);
+        });
+        row.appendChild(links);
       }
     }
     log.appendChild(row);
@@ -528,9 +577,15 @@
   function handleReply(reply) {
     var custom = reply.custom;
     if (typeof reply.text === "string" && reply.text) {
-      var buttons = (reply.buttons || []).filter(function (b) { return b && b.title && b.payload; })
+      var offered = (Array.isArray(reply.buttons) ? reply.buttons : []).filter(function (b) { return b && b.title && b.payload; })
         .map(function (b) { return { title: String(b.title), payload: String(b.payload) }; });
-      addMessage({ from: "bot", kind: "text", text: reply.text, buttons: buttons.length ? buttons : undefined });
+      var buttons = offered.filter(function (b) { return !LINK_PAYLOAD.test(b.payload); });
+      var links = offered.filter(function (b) { return LINK_PAYLOAD.test(b.payload); })
+        .map(function (b) { return { title: b.title, href: b.payload }; });
+      addMessage({
+        from: "bot", kind: "text", text: reply.text,
+        buttons: buttons.length ? buttons : undefined, links: links.length ? links : undefined
+      });
     }
     if (custom && typeof custom === "object") {
       if (custom.safety === "crisis") {
@@ -614,8 +669,31 @@
 
   /* ------------------------------------------------------------------ open, close, clear, exit */
 
+  var fullScreen = window.matchMedia ? window.matchMedia(FULL_SCREEN) : null;
+
+  function isFullScreen() { return !panel.hidden && !!fullScreen && fullScreen.matches; }
+
+  /** Full screen on a phone the chat is a modal dialog: the page behind it is out of reach. */
+  function updateModal() {
+    if (isFullScreen()) { panel.setAttribute("aria-modal", "true"); } else { panel.removeAttribute("aria-modal"); }
+  }
+
+  if (fullScreen) {
+    if (fullScreen.addEventListener) { fullScreen.addEventListener("change", updateModal); }
+    else if (fullScreen.addListener) { fullScreen.addListener(updateModal); }
+  }
+
+  /** The controls Tab can reach in the chat, in order. */
+  function focusables() {
+    return Array.prototype.filter.call(
+      panel.querySelectorAll("a[href],button,input,[tabindex]"),
+      function (node) { return !node.disabled && node.tabIndex >= 0 && node.getClientRects().length > 0; }
+    );
+  }
+
   function open(options) {
     panel.hidden = false;
+    updateModal();
     placeQuickExit(true);
     launcher.setAttribute("aria-expanded", "true");
     root.classList.add("haven-open");
@@ -629,6 +707,7 @@
 
   function close() {
     panel.hidden = true;
+    updateModal();
     placeQuickExit(false);
     launcher.setAttribute("aria-expanded", "false");
     root.classList.remove("haven-open");
@@ -657,6 +736,7 @@
     while (log.firstChild) { log.removeChild(log.firstChild); }
     panel.hidden = true;
     document.title = t("exit_page_title");
+    // replace, not assign: the chat page's entry is overwritten, so Back does not lead to it.
     window.location.replace(config.exitUrl);
   }
 
@@ -673,13 +753,40 @@
     input.focus();
   });
 
-  var lastEscape = 0;
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") { return; }
-    var now = Date.now();
-    if (now - lastEscape < ESC_WINDOW_MS) { leave(); return; }
-    lastEscape = now;
-    if (!panel.hidden && panel.contains(document.activeElement)) { close(); }
+    if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey &&
+        (event.code === "KeyX" || String(event.key).toLowerCase() === "x")) {
+      event.preventDefault();
+      leave();
+      return;
+    }
+    if (event.key === "Escape") {
+      // Esc only closes the chat: pressed twice out of habit it must not wipe the conversation.
+      if (!panel.hidden && panel.contains(document.activeElement)) { close(); }
+      return;
+    }
+    if (event.key === "Tab" && isFullScreen()) {
+      // The focus trap of the full-screen chat (WCAG 2.4.11: focus never lands on hidden page links).
+      var items = focusables();
+      if (!items.length) { return; }
+      var first = items[0];
+      var last = items[items.length - 1];
+      var active = document.activeElement;
+      if (!panel.contains(active)) {
+        event.preventDefault();
+        (event.shiftKey ? last : first).focus();
+      } else if (event.shiftKey && active === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && active === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  });
+  // Focus that reaches the page behind the full-screen chat some other way comes back to the field.
+  document.addEventListener("focusin", function (event) {
+    if (isFullScreen() && !panel.contains(event.target)) { input.focus(); }
   });
 
   Array.prototype.forEach.call(document.querySelectorAll("[data-haven-send]"), function (trigger) {
