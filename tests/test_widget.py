@@ -540,6 +540,37 @@ def test_bot_text_gets_simple_markdown_and_safe_links_only(widget) -> None:
     widget.shot("07a-markdown")
 
 
+def test_a_booking_reference_is_shown_once_with_a_button_that_copies_it(widget) -> None:
+    widget.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    confirmation = "Your request is in.\nYour reference: HV\u20117K3Q9P"
+    widget.stub_rasa(
+        lambda message: [
+            {"text": confirmation},
+            {"custom": {"booking": {"reference": "HV-7K3Q9P", "status": "requested"}}},
+        ]
+    )
+    widget.goto()
+    widget.open()
+    shown = widget.page.locator(".haven-log").inner_text()
+    assert shown.count("7K3Q9P") == 2, "the reference in the text, and once more on its copy button only"
+    copy = widget.page.locator("[data-testid='haven-copy-reference']")
+    assert copy.count() == 1 and copy.inner_text() == "Copy reference HV-7K3Q9P"
+    copy.click()
+    widget.page.wait_for_function(
+        "() => document.querySelector('.haven-copy').textContent.includes('copied')"
+    )
+    assert widget.page.evaluate("() => navigator.clipboard.readText()") == "HV-7K3Q9P"
+    widget.assert_no_console_errors()
+
+
+def test_a_malformed_booking_reference_gets_no_copy_button(widget) -> None:
+    widget.stub_rasa(lambda message: [{"text": "Done."}, {"custom": {"booking": {"reference": "<b>x</b>"}}}])
+    widget.goto()
+    widget.open()
+    assert widget.page.locator("[data-testid='haven-copy-reference']").count() == 0
+    widget.assert_no_console_errors()
+
+
 def test_markup_typed_by_a_visitor_is_shown_as_text_and_never_runs(widget) -> None:
     widget.goto()
     widget.open()

@@ -78,6 +78,7 @@
   // Buttons that are links, not answers: call, text (with its keyword) or a web page.
   var LINK_PAYLOAD = /^(tel:\+?[0-9]{3,15}|sms:\+?[0-9]{3,15}(\?&body=[A-Za-z0-9]{1,20})?|https:\/\/[^\s<>"']+)$/;
   var SENDER_ID = /^[A-Za-z0-9_-]{16,64}$/;
+  var REFERENCE = /^[A-Z0-9-]{4,24}$/;
   var CATEGORIES = ["suicide", "self_harm", "danger"];
 
   /* ------------------------------------------------------------------ words (content/widget.yml) */
@@ -497,6 +498,33 @@
 
   /* ------------------------------------------------------------------ rendering */
 
+  /** Copies the booking reference; the label then says it was copied (read out: aria-live). */
+  function referenceButton(reference) {
+    var b = el("button", {
+      type: "button", "class": "haven-copy", "data-testid": "haven-copy-reference", "aria-live": "polite",
+      text: t("copy_reference", { reference: reference })
+    });
+    function copied() { b.textContent = t("copied_reference", { reference: reference }); }
+    function fallback() {
+      // No async clipboard (a page not served over https): a hidden field, selected and copied.
+      var area = el("textarea", { "class": "haven-sr", "aria-hidden": "true", readonly: "readonly" });
+      area.value = reference;
+      document.body.appendChild(area);
+      area.select();
+      try { if (document.execCommand("copy")) { copied(); } } catch (e) { /* nothing to copy with */ }
+      document.body.removeChild(area);
+      b.focus();
+    }
+    b.addEventListener("click", function () {
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(reference).then(copied, fallback);
+      } else {
+        fallback();
+      }
+    });
+    return b;
+  }
+
   function renderMessage(message) {
     var row;
     if (message.from === "user") {
@@ -510,6 +538,8 @@
       row = el("p", { "class": "haven-source", "data-testid": "haven-source" }, parts("source", {
         section: el("a", { href: config.articleUrl + (anchor ? "#" + anchor : ""), text: name })
       }));
+    } else if (message.kind === "reference") {
+      row = el("p", { "class": "haven-reference" }, [referenceButton(message.reference)]);
     } else {
       row = el("div", {
         "class": "haven-msg haven-msg-bot" + (message.kind === "error" ? " haven-msg-error" : ""),
@@ -598,8 +628,9 @@
       if (typeof custom.topic === "string" && custom.topic && isExplanation(custom.topic)) {
         addMessage({ from: "bot", kind: "source", section: typeof custom.section === "string" ? custom.section : "" });
       }
-      if (custom.booking && typeof custom.booking.reference === "string") {
-        addMessage({ from: "bot", kind: "text", text: t("booking_reference", { reference: custom.booking.reference }) });
+      // The reference is in the reply's text already: a button to copy it, not a second line.
+      if (custom.booking && typeof custom.booking.reference === "string" && REFERENCE.test(custom.booking.reference)) {
+        addMessage({ from: "bot", kind: "reference", reference: custom.booking.reference });
       }
     }
   }
