@@ -138,7 +138,7 @@ class KnowledgeBase:
 
 REQUIRED_LABELS = (
     "tell_me_more", "book", "source_prefix", "something_else", "did_you_mean", "help_intro", "repeat_intro",
-    "none_of_these", "leave_message", "what_i_can_help_with", "personal_out_of_scope",
+    "none_of_these", "leave_message", "what_i_can_help_with", "personal_out_of_scope", "personal_unsure",
 )  # fmt: skip
 _TOPIC_TEXT_FIELDS = ("section", "anchor", "title", "short", "more", "reminder")
 _ANSWER_FIELDS = ("short", "more", "reminder")
@@ -251,5 +251,6 @@ def is_personal(text: str) -> bool:
     """A first-person word and a relationship word: the visitor asking about their own relationship
     (actions/out_of_scope.py: such a question no topic answers gets the ways to a person)."""
     words = {w.replace("’", "'") for w in _WORD.findall((text or "").lower())}
+    words |= {w[:-2] for w in words if w.endswith("'s")}  # "my partner's phone": partner
     first_person, relationship = personal_words()
     return bool(words & first_person) and bool(words & relationship)

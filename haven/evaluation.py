@@ -55,7 +55,8 @@ SUGGESTION_MIN_CONFIDENCE = 0.05  # actions.knowledge.TOPIC_SUGGESTION_MIN_CONFI
 
 def outcome(parsed: dict) -> str:
     """The kind of reply a parsed message gets: menu ("Did you mean"), article, feelings, refusal,
-    ways to a person (actions/out_of_scope.py), topic list, crisis or check_in."""
+    ways to a person (actions/out_of_scope.py; after a personal question the classifier is unsure of,
+    with the likeliest topics after them: actions/suggest_topics.py), topic list, crisis or check_in."""
     found = tier(parsed)
     if found:
         return found
@@ -64,10 +65,12 @@ def outcome(parsed: dict) -> str:
         return "article"
     if name == "share_feelings":
         return "feelings"
-    if name == "out_of_scope":
-        from haven.content import is_personal
+    from haven.content import is_personal
 
+    if name == "out_of_scope":
         return "ways to a person" if is_personal(parsed.get("text") or "") else "refusal"
+    if name == "nlu_fallback" and is_personal(parsed.get("text") or ""):
+        return "ways to a person, then topics"  # actions/suggest_topics.py
     if name == "nlu_fallback":
         likely = [
             r for r in parsed.get("intent_ranking") or []

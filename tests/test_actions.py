@@ -97,6 +97,42 @@ async def test_low_confidence_offers_the_likeliest_topics(dispatcher, tracker, d
     assert not message.get("custom"), "a question back carries no topic payload"
 
 
+@pytest.mark.parametrize(
+    "text", ["should I tell my husband I still miss him", "is it wrong that I check my partner's phone"]
+)
+async def test_an_unsure_personal_question_gets_the_ways_to_a_person_first(
+    dispatcher, tracker, domain, text
+) -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "why_logic_fails", "confidence": 0.3},
+        {"name": "how_to_heal", "confidence": 0.25},
+        {"name": "survival_mode", "confidence": 0.1},
+    ]
+    t = tracker(intent="nlu_fallback", text=text, extra={"intent_ranking": ranking})
+    await ActionSuggestTopics().run(dispatcher, t, domain)
+
+    [message] = dispatcher.messages
+    assert message["text"] == " ".join(KB.labels["personal_unsure"].split())
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/book_consultation", "/leave_message", "/why_logic_fails", "/how_to_heal"
+    ]  # fmt: skip
+    assert not message.get("custom"), "no topic payload: nothing was answered"
+
+
+async def test_an_unsure_personal_question_with_no_likely_topic_gets_the_ways_to_a_person(
+    dispatcher, tracker, domain
+) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.9}, {"name": "greet", "confidence": 0.1}]
+    text = "do I owe my ex an explanation"
+    t = tracker(intent="nlu_fallback", text=text, extra={"intent_ranking": ranking})
+    await ActionSuggestTopics().run(dispatcher, t, domain)
+
+    [message] = dispatcher.messages
+    assert message["text"] == " ".join(KB.labels["personal_out_of_scope"].split())
+    assert "/book_consultation" in [b["payload"] for b in message["buttons"]]
+
+
 async def test_no_plausible_topic_gives_the_honest_list(dispatcher, tracker, domain) -> None:
     t = tracker(intent="nlu_fallback", extra={"intent_ranking": [{"name": "greet", "confidence": 0.9}]})
     await ActionSuggestTopics().run(dispatcher, t, domain)
