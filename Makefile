@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)
 export HAVEN_ACTION_URL ?= http://127.0.0.1:$(or $(ACTION_PORT),5055)/webhook
 export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 
-TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) \
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
 .PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder purge staff-password
@@ -36,11 +36,11 @@ train: install ## train the model if data, domain or config changed (Rasa finger
 
 $(MODEL): $(TRAIN_INPUTS) $(SPACY)
 	@echo "Training the model (data, domain or config changed)…"
-	@$(RASA) train --domain domain --fixed-model-name haven --out models 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
+	@$(RASA) train --fixed-model-name haven 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
 	@touch $(MODEL)
 
 validate: install ## check the training data and domain for inconsistencies
-	@$(RASA) data validate --domain domain --fail-on-warnings
+	@$(RASA) data validate --fail-on-warnings
 
 run: train ## install, train if needed, start all three servers (Ctrl-C stops them)
 	@$(PY) -m haven.launcher
@@ -73,7 +73,7 @@ crisis-cv: install ## choose the crisis risk model's thresholds: cross-validatio
 profile: train ## where a turn's time goes: NLU components, policies, action calls, actions (in-process timers)
 	@$(PY) scripts/profile_turn.py $(PROFILE_ARGS)
 
-safety-domain: install ## regenerate domain/safety_responses.yml after editing safety/*.yml
+safety-domain: install ## regenerate the crisis replies in domain.yml (its generated block) after editing safety/*.yml
 	@$(PY) scripts/build_safety_domain.py
 
 lint: install ## ruff over the Python code
@@ -83,4 +83,4 @@ lock: ## re-resolve requirements/*.in into requirements/lock.txt (needs the regi
 	@scripts/lock.sh
 
 clean: ## remove build output (the model, the spaCy pipeline); keeps .venv and var/
-	rm -rf models build results test-artifacts .pytest_cache
+	rm -rf models/*.tar.gz build results test-artifacts .pytest_cache

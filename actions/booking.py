@@ -64,7 +64,7 @@ def validated_name(value: Any) -> Optional[Text]:
 
 
 # ----------------------------------------------------------------------------- reading an answer
-# The forms' slots use custom mappings (domain/booking.yml): these read the latest message as the
+# The forms' slots use custom mappings (domain.yml, booking): these read the latest message as the
 # answer to the question being asked, or leave it to the digression rules (actions/digression.py).
 # The hand-off form (actions/handoff.py) uses them too.
 

@@ -13,7 +13,7 @@ client still works. What differs:
 - An empty message gets the `empty_message` intent directly (the NLU pipeline cannot featurize
   nothing), which a rule answers kindly.
 - A message that would get no reply at all, or half of one, because the action server is
-  unreachable or an error stopped the answer, gets `utter_technical_difficulty` (domain/input.yml)
+  unreachable or an error stopped the answer, gets `utter_technical_difficulty` (domain.yml, input)
   instead of silence. The crisis reply needs no action server and is sent as before.
 - A REST request without a sender gets a fresh conversation, not Rasa's shared "default" one that
   every sender-less client would read and write.

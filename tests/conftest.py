@@ -33,8 +33,7 @@ def domain() -> Dict[str, Any]:
     """The domain exactly as the Rasa server sends it to the action server."""
     from rasa.shared.core.domain import Domain
 
-    path = ROOT / "domain" if (ROOT / "domain").is_dir() else ROOT / "domain.yml"
-    return Domain.load(str(path)).as_dict()
+    return Domain.load(str(ROOT / "domain.yml")).as_dict()
 
 
 def make_tracker(

@@ -22,16 +22,14 @@ def _rasa(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_rasa_data_validate_passes() -> None:
-    result = _rasa("data", "validate", "--domain", "domain", "--fail-on-warnings")
+    result = _rasa("data", "validate", "--fail-on-warnings")  # Rasa's defaults: domain.yml, data/
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_the_trained_model_is_up_to_date_with_the_data() -> None:
     assert MODEL.is_file(), "run through `make test`, which trains the model first"
     # --dry-run exits 0 only when Rasa's fingerprints say nothing needs retraining.
-    result = _rasa(
-        "train", "--dry-run", "--domain", "domain", "--fixed-model-name", "haven", "--out", "models"
-    )
+    result = _rasa("train", "--dry-run", "--fixed-model-name", "haven")  # defaults: domain.yml, models/
     assert result.returncode == 0, result.stdout[-3000:]
 
 

@@ -101,9 +101,8 @@ def test_the_uk_crisis_turn_has_the_uk_links(widget) -> None:  # noqa: F811
     assert "If you are outside the UK" in crisis.inner_text()
 
 
-CHECK_IN = yaml.safe_load((ROOT / "domain" / "safety_responses.yml").read_text())["responses"][
-    "utter_crisis_check_in"
-][0]  # US, suicide, self: the reply the Rasa server sends, as generated
+# US, suicide, self: the reply the Rasa server sends, as generated
+CHECK_IN = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_crisis_check_in"][0]
 
 
 def test_the_check_in_shows_yes_no_and_the_regions_links(widget) -> None:  # noqa: F811
