@@ -78,10 +78,11 @@ def test_the_allow_list_works_in_a_fresh_conversation(live_haven) -> None:
     assert {"topic": "why_still_attached"}.items() <= customs(topic)[0].items()
     start = Visitor(live_haven).say("/book_consultation")
     assert {"topic": "book_consultation", "section": ""} in customs(start)
-    # The greeting (issue 13.2) no longer repeats the "not an emergency service" notice: the widget's strip
-    # above the chat shows it with the crisis numbers at all times. What /greet must give is the greeting.
+    # The greeting (issue 13.2): two sentences and three starters; "not an emergency service" stays in it
+    # for clients without the widget's strip.
     greeting = Visitor(live_haven).say("/greet")
-    assert "not a person and not a therapist" in texts(greeting)
+    assert "not an emergency service" in texts(greeting)
+    assert "not a person, not a therapist" in texts(greeting)
     assert "/book_consultation" in [b["payload"] for b in buttons(greeting)]
 
 
