@@ -177,3 +177,43 @@ def test_with_embedding_an_empty_message_still_gets_no_intent(storage) -> None:
     empty = component.process([Message(data={"text": ""})])[0]
     assert empty.get("intent") == {"name": None, "confidence": 0.0}
     assert empty.get("intent_ranking") == []
+
+
+def _sklearn_ranking(component, msg: Message):
+    """What Rasa's own process gives (scikit-learn's pipeline), for the same message."""
+    proba = component.clf.predict_proba(component._create_X([msg]))[0]
+    return sorted(zip(component.clf.classes_, proba, strict=True), key=lambda e: -e[1])
+
+
+@pytest.mark.parametrize("C", [1.0, 100.0])
+def test_the_numpy_prediction_equals_scikit_learns(storage, C) -> None:
+    component = create(storage, {"tfidf": True, "C": C, "embedding": True})
+    component.train(embedded_training())
+    assert component._linear() is not None, "the trained pipeline has the shape the arithmetic reproduces"
+    rng = np.random.default_rng(7)
+    probes = []
+    for _ in range(200):
+        words = " ".join(rng.choice(VOCAB + ["other"], size=int(rng.integers(1, 9))))
+        probes.append(with_embedding(message(words), rng.normal(size=3).tolist()))
+    probes.append(message("miss him book"))  # no embedding: zeros in its columns, as scikit-learn reads it
+    probes.append(with_embedding(message("nothing known"), [0.2, -0.1, 0.4]))  # no word the model knows
+    for probe in probes:
+        expected = _sklearn_ranking(component, probe)
+        got = component.process([probe])[0].get("intent_ranking")
+        assert [r["name"] for r in got] == [name for name, _ in expected]
+        assert np.allclose([r["confidence"] for r in got], [p for _, p in expected], rtol=0, atol=1e-9)
+
+
+def test_a_model_of_another_shape_is_predicted_by_scikit_learn(storage) -> None:
+    component = create(storage, {"tfidf": True, "C": 30})  # TF-IDF without the embedding
+    component.train(TRAINING)
+    assert component._linear() is None
+    assert component.process([message("book call")])[0].get("intent")["name"] == "book_consultation"
+
+
+def test_features_of_an_unexpected_width_fall_back_to_scikit_learn(storage) -> None:
+    component = create(storage, {"tfidf": True, "C": 30, "embedding": True})
+    component.train(embedded_training())
+    odd = with_embedding(message("miss him"), [0.1, 0.2, 0.3, 0.4])  # four numbers, not three
+    linear = component._linear()
+    assert linear is not None and linear.proba(odd) is None
