@@ -50,8 +50,11 @@ def test_greeting_says_what_haven_is_and_is_not(live_haven) -> None:
     replies = say(live_haven, "hi")
     text = " ".join(r.get("text", "") for r in replies)
     assert "not a person" in text and "not a therapist" in text
-    # Issue 13.2: two sentences and three starters; the emergency notice is the strip above the chat.
-    assert len(content.sentences(text)) <= 2 and "emergency" not in text, text
+    # Issue 13.2: two sentences and three starters; the notice with the crisis numbers is the strip above
+    # the chat, not repeated here. "not an emergency service" stays, four words in the parenthesis, for
+    # clients without the strip (REST, socket.io): safe-messaging practice says it plainly.
+    assert len(content.sentences(text)) <= 2, text
+    assert "not an emergency service" in text and not any(n in text for n in ("988", "911", "999")), text
     buttons = [b["payload"] for r in replies for b in r.get("buttons", [])]
     assert buttons == ["/why_still_attached", "/what_is_trauma_bond", "/book_consultation"]
     assert not any("custom" in r for r in replies)
