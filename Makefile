@@ -19,7 +19,7 @@ export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder purge staff-password
+.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder purge staff-password
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ run: train ## install, train if needed, start all three servers (Ctrl-C stops th
 test: train ## install, train if needed, then run the whole test suite
 	@scripts/bootstrap.sh --system-test-deps
 	@$(PY) -m pytest
+
+test-unit: install ## the tests that need no trained model, server or browser, in under a minute (no training)
+	@$(PY) -m pytest -m "not model and not e2e and not browser and not slow" --durations=5 $(PYTEST_ARGS)
 
 purge: install ## delete conversations and handled items past their retention period, and report counts
 	@$(PY) -m haven.retention

@@ -19,7 +19,7 @@ import pytest
 from actions.knowledge import knowledge_base
 from tests.test_conversations import Visitor, buttons, customs, texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 KB = knowledge_base()
 FILLER = "He lied to me for years and I still miss him, I don't understand why I feel this way. "
 TOO_LONG = "only read the first part"

@@ -19,7 +19,7 @@ from actions.booking import (
 from actions.handoff import ActionSubmitHandoffForm, ValidateHandoffForm
 from actions.safety import ActionCheckInDeclined, ActionSafetyCheckIn, ActionSafetyFollowup
 from haven import availability
-from haven.db import migrate, repository
+from haven.db import counts, migrate, repository
 from tests.conftest import make_tracker
 
 
@@ -27,6 +27,7 @@ from tests.conftest import make_tracker
 def database(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/haven.db")
     monkeypatch.setattr(storage, "_schema_ready", False)
+    counts.drain()  # Alembic is not thread-safe: no count's migration may run beside this one
     migrate.upgrade()
     yield
 

@@ -18,7 +18,7 @@ import pytest
 from tests.test_bad_input_e2e import SocketVisitor, socket_customs, socket_texts
 from tests.test_conversations import Visitor, buttons, customs, texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 CRISIS_COMMAND = '/inform{"time_choice": "I want to kill myself tonight"}'
 
 

@@ -15,7 +15,7 @@ import pytest
 from actions.knowledge import knowledge_base
 from haven import references, safety
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 KB = knowledge_base()
 
 

@@ -33,6 +33,7 @@ def test_every_blind_set_has_a_floor() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
+@pytest.mark.model
 def test_blind_set_keeps_its_recall_and_false_alarm_rate(agent, name) -> None:
     tally = evaluation.tally_crisis_set(agent, evaluation.BLIND_CRISIS_DIR / name)
     minimum, maximum_full, maximum_check_in = FLOORS[name]

@@ -605,6 +605,7 @@ E2E_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_component_loads_from_config_through_rasa_graph(tmp_path):
     """Trains a tiny NLU-only model (no DIET) and parses through Rasa's graph runner.
 

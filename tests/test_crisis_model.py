@@ -8,6 +8,8 @@ import pytest
 
 from haven import evaluation
 
+pytestmark = pytest.mark.model
+
 RISK = "i have the pills lined up on the counter"
 
 

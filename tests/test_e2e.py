@@ -12,7 +12,7 @@ import pytest
 
 from haven import content
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
 def post(url: str, body: Any, headers: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:

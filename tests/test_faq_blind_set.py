@@ -48,6 +48,7 @@ def blind_result():
     return results[BLIND.name]
 
 
+@pytest.mark.model
 def test_the_blind_set_keeps_its_accuracy_and_refusal(blind_result) -> None:
     # Plain numbers only, so a failure's message shows no blind question (pytest prints the operands).
     r = blind_result

@@ -26,7 +26,7 @@ from tests import staff_signin
 from tests.conftest import ARTIFACTS, LiveHaven, _wait_for_banner
 from tests.test_e2e import post
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -125,6 +125,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.mark.browser
 def test_an_edit_in_the_browser_is_the_next_answer_without_retraining(live, browser) -> None:
     haven, path = live["haven"], live["faq"]
     question = "how much does a session cost?"

@@ -25,7 +25,7 @@ from haven import settings as settings_module
 from haven.settings import ROOT
 from tests.test_conversations import Visitor, buttons, customs, texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 STAFF_TOKEN = "faults-staff-token-0123456789abcdef0123"
 KIND = "part of me isn't working right now"
 TRY_AGAIN = "couldn't save your request just now"

@@ -15,7 +15,7 @@ import pytest
 from actions.knowledge import knowledge_base
 from tests.test_conversations import Visitor, _staff, buttons, customs, texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 KB = knowledge_base()
 NB_HYPHEN = "\u2011"
 

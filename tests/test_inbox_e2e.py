@@ -14,7 +14,7 @@ import pytest
 from haven import references
 from tests.test_conversations import Visitor, _book, _staff, customs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 QUESTION = "he cheated for years and i still miss him, why am i like this"
 

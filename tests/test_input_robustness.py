@@ -507,12 +507,14 @@ def parse(agent, text: str) -> Dict[str, Any]:
 
 
 @pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.model
 def test_the_model_parses_hostile_text_without_raising(agent, text) -> None:
     parsed = parse(agent, text)
     assert "intent" in parsed and isinstance(parsed["text"], str)
     parsed["text"].encode("utf-8")
 
 
+@pytest.mark.model
 def test_the_model_reads_a_lone_surrogate_message_around_the_surrogate(agent) -> None:
     assert (
         parse(agent, "why do I still feel \ud800 attached to him")["intent"]["name"] == "why_still_attached"
@@ -520,24 +522,29 @@ def test_the_model_reads_a_lone_surrogate_message_around_the_surrogate(agent) ->
 
 
 @pytest.mark.parametrize("contact", ["quillon.vexley@example.org", "quillon@example.org", "+44 7700 900123"])
+@pytest.mark.model
 def test_the_model_never_reads_a_contact_as_stop(agent, contact) -> None:
     assert parse(agent, contact)["intent"]["name"] == "contact_details"
 
 
 @pytest.mark.parametrize("name", ["Quinn", "Quincy", "Morgan", "Robin", "Zoë", "李雷", "Fatima"])
+@pytest.mark.model
 def test_the_model_never_reads_a_first_name_as_stop(agent, name) -> None:
     assert parse(agent, name)["intent"]["name"] != "stop"
 
 
 @pytest.mark.parametrize("text", ["stop", "cancel", "never mind", "I want to stop", "nvm", "no stop"])
+@pytest.mark.model
 def test_real_requests_to_stop_still_stop(agent, text) -> None:
     assert parse(agent, text)["intent"]["name"] == "stop"
 
 
+@pytest.mark.model
 def test_the_model_answers_empty_text_with_empty_message(agent) -> None:
     assert parse(agent, "")["intent"]["name"] == "empty_message"
 
 
+@pytest.mark.model
 def test_a_100000_character_message_is_read_quickly_in_part(agent) -> None:
     text = (FILLER * 2000)[:100_000]
     parse(agent, "warm up")
@@ -550,6 +557,7 @@ def test_a_100000_character_message_is_read_quickly_in_part(agent) -> None:
     assert elapsed < 3.0
 
 
+@pytest.mark.model
 def test_crisis_language_in_a_long_message_still_wins(agent) -> None:
     text = FILLER * 50 + " honestly I want to end my life. " + FILLER * 50
     parsed = parse(agent, text)

@@ -69,6 +69,7 @@ def test_missing_model_is_a_clear_error(tmp_path) -> None:
         stack.start()
 
 
+@pytest.mark.e2e
 def test_stop_leaves_no_process_behind(tmp_path) -> None:
     (tmp_path / "haven.tar.gz").write_bytes(b"")
     settings = settings_module.load(
@@ -201,6 +202,7 @@ def _supervise_until(stack, said, done, timeout: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.e2e
 def test_a_killed_server_is_restarted_with_backoff_while_the_others_keep_serving(tmp_path) -> None:
     stack = _stand_in_stack(tmp_path)
     try:
@@ -226,6 +228,7 @@ def test_a_killed_server_is_restarted_with_backoff_while_the_others_keep_serving
         assert launcher.port_is_free("127.0.0.1", port)
 
 
+@pytest.mark.e2e
 def test_a_server_that_keeps_crashing_is_given_up_on_and_the_others_keep_serving(tmp_path) -> None:
     stack = _stand_in_stack(tmp_path, {"HAVEN_RESTART_LIMIT": "2", "HAVEN_RESTART_WINDOW_SECONDS": "60"})
     try:

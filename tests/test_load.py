@@ -36,7 +36,7 @@ from haven import launcher, loadgen
 from haven import settings as settings_module
 from haven.settings import ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 SENDERS = 20
 SECONDS = float(os.environ.get("HAVEN_LOAD_TEST_SECONDS") or 60)

@@ -8,11 +8,14 @@ import asyncio
 import threading
 from typing import List
 
+import pytest
 from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from haven.lock_store import AtomicRedisLockStore
 from tests.throwaway import ThrowawayRedis
+
+pytestmark = pytest.mark.e2e
 
 
 def _store(redis_server: ThrowawayRedis) -> AtomicRedisLockStore:

@@ -7,6 +7,8 @@ import pytest
 
 from haven import evaluation
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def report() -> evaluation.Report:

@@ -20,7 +20,7 @@ import pytest
 from actions.knowledge import knowledge_base
 from tests.js_clients import NODE_MODULES, node, package
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 HERE = Path(__file__).resolve().parent
 QUESTION = "why do I still feel attached to him?"
 
@@ -66,6 +66,7 @@ WEBCHAT_INIT = """rasa => window.WebChat.default({initPayload: "/greet", customD
   params: {storage: "session"}}, null)"""
 
 
+@pytest.mark.browser
 def test_rasa_webchat_in_chromium_on_an_allowed_origin_shows_the_answer(live_haven) -> None:
     from playwright.sync_api import sync_playwright
 

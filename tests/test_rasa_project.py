@@ -21,11 +21,13 @@ def _rasa(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_rasa_data_validate_passes() -> None:
     result = _rasa("data", "validate", "--fail-on-warnings")  # Rasa's defaults: domain.yml, data/
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.model
 def test_the_trained_model_is_up_to_date_with_the_data() -> None:
     assert MODEL.is_file(), "run through `make test`, which trains the model first"
     # --dry-run exits 0 only when Rasa's fingerprints say nothing needs retraining.
@@ -49,11 +51,13 @@ def agent():
         ("why do I still feel attached to him?", "why_still_attached"),
     ],
 )
+@pytest.mark.model
 def test_the_model_understands_the_skeleton(agent, text: str, intent: str) -> None:
     parsed = asyncio.run(agent.parse_message(text))
     assert parsed["intent"]["name"] == intent
 
 
+@pytest.mark.model
 def test_parsing_in_process_prints_no_message_text(agent, capfd) -> None:
     """Evaluations and tests parse the blind sets in-process: Rasa's debug lines must not echo them."""
     asyncio.run(agent.parse_message("a probe sentence zqxjv about my partner"))

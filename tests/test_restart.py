@@ -12,7 +12,7 @@ from haven import launcher
 from haven import settings as settings_module
 from tests.test_conversations import Visitor, _book, customs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
 class _Live:

@@ -18,7 +18,7 @@ from haven import evaluation, launcher
 from haven import settings as settings_module
 from haven.settings import ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 CRISIS, CALM = evaluation.crisis_set()
 
 

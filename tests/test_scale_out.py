@@ -35,7 +35,7 @@ from haven.db import repository, session
 from haven.settings import ROOT
 from tests.throwaway import ThrowawayPostgres, ThrowawayRedis, running
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 ENDPOINTS = ROOT / "deploy" / "endpoints.scale-out.yml"
 ARTIFACTS = ROOT / "test-artifacts" / "scale-out"

@@ -349,6 +349,7 @@ def _http(url: str, method: str = "GET", headers: Dict[str, str] | None = None, 
 
 
 @pytest.mark.e2e
+@pytest.mark.model
 @pytest.mark.parametrize("method", ["POST", "OPTIONS"])
 def test_the_rasa_server_shares_answers_only_with_the_sites_origin(live_haven, method) -> None:
     url = f"{live_haven.rasa}/webhooks/rest/webhook"
@@ -363,6 +364,7 @@ def test_the_rasa_server_shares_answers_only_with_the_sites_origin(live_haven, m
 
 
 @pytest.mark.e2e
+@pytest.mark.model
 def test_the_website_server_shares_its_api_only_with_the_sites_origin(live_haven) -> None:
     url = f"{live_haven.site}/api/crisis-resources"
     _, foreign, _ = _http(url, headers={"Origin": FOREIGN})

@@ -24,7 +24,7 @@ from tests import staff_signin
 from tests.js_clients import package
 from tests.throwaway import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts" / "staff"

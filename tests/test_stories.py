@@ -40,6 +40,8 @@ def test_every_digression_intent_has_a_rule_in_each_form() -> None:
             assert (form, intent) in answered, f"no rule answers {intent} inside {form}"
 
 
+@pytest.mark.model
+@pytest.mark.slow
 def test_the_form_stories_pass_rasa_test_core(tmp_path) -> None:
     model = ROOT / "models" / launcher.MODEL_FILE
     if not model.is_file():

@@ -33,7 +33,7 @@ from haven.settings import ROOT
 from tests.test_conversations import Visitor, customs, texts
 from tests.test_faults_e2e import booking_in, booking_up_to_the_summary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 SECRETS = {
     "RASA_AUTH_TOKEN": "supervision-rasa-api-token-0123456789",

@@ -22,7 +22,7 @@ from haven import safety
 from haven.settings import ROOT
 from website import widget as widget_module
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts" / "widget"

@@ -24,7 +24,7 @@ from tests.test_widget import (  # noqa: F401 - pytest fixtures used by name
     widget,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.browser]
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 PHONE = {"width": 375, "height": 812}

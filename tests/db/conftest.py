@@ -48,7 +48,8 @@ def postgres_admin_url():
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL variants start a server on a free port: `e2e`, outside `make test-unit`.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.e2e)])
 def database_url(request, tmp_path):
     """An empty database (no schema yet) on each backend; removed after the test."""
     if request.param == "sqlite":
