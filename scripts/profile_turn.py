@@ -32,6 +32,7 @@ import functools
 import json
 import os
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -226,8 +227,10 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
 
     port = launcher.free_port()
     os.environ["HAVEN_ACTION_URL"] = f"http://127.0.0.1:{port}/webhook"
-    os.environ.setdefault("HAVEN_ACTION_TOKEN", "profile")  # endpoints.yml sends it; rasa_sdk ignores it
+    # endpoints.yml sends the token and the action server checks it (both read it from the environment)
+    os.environ.setdefault("HAVEN_ACTION_TOKEN", secrets.token_urlsafe(32))
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'profile.db'}"
+    os.environ["HAVEN_TRACKER_DB"] = str(tmp / "tracker.db")  # endpoints.yml's SQL tracker store, throw-away
     server = start_action_server(tmp, port)
     try:
         endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))

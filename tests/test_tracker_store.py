@@ -101,3 +101,40 @@ def test_a_new_conversation_is_counted_once_and_its_words_are_not(tmp_path, coun
         ("conversation", "", 2)
     ]
     assert WORDS.encode() not in (tmp_path / "haven.db").read_bytes()
+
+
+def test_a_replaced_conversation_that_keeps_some_events_is_stored_as_given(tmp_path) -> None:
+    """A replacement with fewer (but some) events: the old rows go and the given ones are stored, in
+    one transaction."""
+    store = ForgettingSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    asyncio.run(store.save(conversation("visitor-1")))
+    kept = DialogueStateTracker.from_events("visitor-1", [ActionExecuted("action_session_start")])
+    asyncio.run(store.save(kept))
+    assert rows(store, "visitor-1") == 1
+    restored = asyncio.run(store.retrieve("visitor-1"))
+    assert [e.action_name for e in restored.events] == ["action_session_start"]
+
+
+def test_sqlite_is_opened_pooled_in_wal_mode_and_stays_owner_only(tmp_path) -> None:
+    """Rasa's own engine for SQLite opens a connection per session on a rollback journal with
+    synchronous=FULL; this store's engine pools connections and writes a WAL (haven/db/session.py)."""
+    import os
+    import sqlite3
+    import stat
+
+    from sqlalchemy.pool import QueuePool
+
+    path = tmp_path / "var" / "tracker.db"
+    store = ForgettingSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path))
+    assert isinstance(store.engine.pool, QueuePool)
+    asyncio.run(store.save(conversation("visitor-1")))
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    plain = sqlite3.connect(str(path))
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        plain.close()
+    for file in path.parent.iterdir():
+        assert stat.S_IMODE(os.stat(file).st_mode) & 0o077 == 0, file.name
+    assert asyncio.run(store.retrieve("visitor-1")).latest_message.text == WORDS

@@ -69,45 +69,55 @@ def _is_memory_sqlite(url: URL) -> bool:
     return not database or database == ":memory:" or "mode=memory" in database
 
 
+def sqlite_engine(url: URL, *, future: bool = True) -> Engine:
+    """A pooled SQLite engine with a busy timeout, foreign keys and, for files, WAL with
+    synchronous=NORMAL: one commit is one write to the log, not several fsyncs of a rollback journal,
+    and a crash of the process loses nothing committed (a power cut can lose the last commits, never
+    consistency). The file and its folder are created owner-only first. The application database
+    uses it, and so does Rasa's tracker store (haven/tracker_store.py, with `future=False` for Rasa's
+    1.x-style sessions)."""
+    timeout_s = float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT_S))
+    path = _sqlite_file(url)
+    if path is not None:
+        file_modes.private_sqlite_file(path.expanduser().resolve())
+    connect_args = {"check_same_thread": False, "timeout": timeout_s}
+    if _is_memory_sqlite(url):
+        engine = create_engine(url, future=future, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        engine = create_engine(
+            url,
+            future=future,
+            connect_args=connect_args,
+            poolclass=QueuePool,
+            pool_size=5,
+            max_overflow=20,
+            pool_timeout=30,
+        )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not _is_memory_sqlite(url):
+                # journal_mode=WAL is persistent; switching needs a lock, so only switch once.
+                mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    return engine
+
+
 def _create_engine(url_text: str) -> Engine:
     url = make_url(url_text)
     backend = url.get_backend_name()
 
     if backend == "sqlite":
-        timeout_s = float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT_S))
-        path = _sqlite_file(url)
-        if path is not None:
-            file_modes.private_sqlite_file(path.expanduser().resolve())
-        connect_args = {"check_same_thread": False, "timeout": timeout_s}
-        if _is_memory_sqlite(url):
-            engine = create_engine(url, future=True, connect_args=connect_args, poolclass=StaticPool)
-        else:
-            engine = create_engine(
-                url,
-                future=True,
-                connect_args=connect_args,
-                poolclass=QueuePool,
-                pool_size=5,
-                max_overflow=20,
-                pool_timeout=30,
-            )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-                cursor.execute("PRAGMA foreign_keys = ON")
-                if not _is_memory_sqlite(url):
-                    # journal_mode=WAL is persistent; switching needs a lock, so only switch once.
-                    mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-                    if str(mode).lower() != "wal":
-                        cursor.execute("PRAGMA journal_mode = WAL")
-                    cursor.execute("PRAGMA synchronous = NORMAL")
-            finally:
-                cursor.close()
-
-        return engine
+        return sqlite_engine(url)
 
     kwargs = {"future": True, "pool_pre_ping": True, "pool_size": 5, "max_overflow": 20, "pool_timeout": 30}
     if backend == "postgresql" and url.get_driver_name() == "psycopg2" and "connect_timeout" not in url.query:

@@ -76,10 +76,12 @@ class TextFeatures:
         self.chars = TfidfVectorizer(
             sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 4), min_df=2, dtype=np.float32
         )
+        self._idf: Optional[tuple] = None  # the idf vectors, read once from the fitted vectorizers
 
     def fit(self, texts: Sequence[str]) -> "TextFeatures":
         self.words.fit(texts)
         self.chars.fit(texts)
+        self._idf = None
         return self
 
     def transform(self, texts: Sequence[str], vectors: np.ndarray):
@@ -87,6 +89,31 @@ class TextFeatures:
 
         dense = csr_matrix(vectors.astype(np.float32) * self.embedding_weight)
         return hstack([self.words.transform(texts), self.chars.transform(texts), dense]).tocsr()
+
+    def logits(self, texts: Sequence[str], vectors: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """`transform(texts, vectors) @ coef.T`, the way the server scores a message: the same
+        numbers (to float32 rounding, tests/test_crisis_model.py) at about a third of the cost.
+        sklearn's TfidfVectorizer.transform re-derives `idf_` from a sparse diagonal and checks the
+        fit on every call, and stacking the three blocks into one sparse matrix costs more than the
+        product; here the n-gram counts come from sklearn's own CountVectorizer step, and the
+        sublinear tf, idf and l2 norm that TfidfTransformer applies are applied to them directly."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        if self._idf is None:
+            self._idf = tuple(np.asarray(v.idf_, dtype=np.float32) for v in (self.words, self.chars))
+        words, chars = len(self.words.vocabulary_), len(self.chars.vocabulary_)
+        blocks = (coef[:, :words], coef[:, words : words + chars], coef[:, words + chars :])
+        total = (vectors.astype(np.float32) * self.embedding_weight) @ blocks[2].T
+        for vectorizer, idf, block in zip((self.words, self.chars), self._idf, blocks[:2], strict=True):
+            counts = CountVectorizer.transform(vectorizer, texts).tocsr()
+            values = (np.log(counts.data.astype(np.float32)) + 1.0) * idf[counts.indices]
+            rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+            norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=counts.shape[0]))
+            values = values / np.where(norms > 0, norms, 1.0)[rows]
+            scores = block[:, counts.indices] * values  # (labels, nonzeros)
+            for row in range(counts.shape[0]):
+                total[row] += scores[:, counts.indptr[row] : counts.indptr[row + 1]].sum(axis=1)
+        return total
 
     def arrays(self) -> Dict[str, np.ndarray]:
         arrays = {"embedding_weight": np.array(self.embedding_weight)}
@@ -119,8 +146,7 @@ class RiskScorer:
         self.labels = list(labels)
 
     def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-        logits = self.features.transform(texts, vectors) @ self.coef.T + self.intercept
-        return _softmax(np.asarray(logits))
+        return _softmax(self.features.logits(texts, vectors, self.coef) + self.intercept)
 
     def risk(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         """P(not calm) per text."""
