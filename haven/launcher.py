@@ -43,11 +43,16 @@ STOP_GRACE_SECONDS = 15
 
 
 def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment every Haven process gets: no telemetry, quiet TensorFlow, our code importable."""
+    """The environment every Haven process gets: no telemetry, quiet TensorFlow, one BLAS thread, our
+    code importable."""
     env = dict(os.environ if base is None else base)
     env.update(
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        # One BLAS thread: the classifiers' small matrix products gain nothing from a second one,
+        # and OpenBLAS's idle threads spin between calls. Measured under make bench's mix on 2
+        # cores: the Rasa server's CPU a message 35-44 ms -> 18-21 ms (docs/benchmarks.md).
+        OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
         HAVEN_ACTION_URL=settings.action_url,

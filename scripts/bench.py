@@ -240,7 +240,7 @@ def _launcher_children(pid: int) -> Dict[str, int]:
     found = {}
     for child in loadgen.children(pid):
         line = loadgen.cmdline(child)
-        if "rasa_sdk" in line:
+        if "rasa_sdk" in line or "haven.action_server" in line:
             found["action server"] = child
         elif "-m website" in line:
             found["website"] = child

@@ -259,3 +259,9 @@ def test_restart_policy_backoff_doubles_to_30_s_and_forgets_old_crashes() -> Non
     fresh = RestartPolicy(limit=6, window_s=600)
     assert fresh.crashed(0) == 1 and fresh.crashed(10) == 2
     assert fresh.crashed(700) == 1, "crashes older than the window no longer count"
+
+
+def test_servers_get_one_blas_thread_unless_the_operator_says_otherwise() -> None:
+    settings = settings_module.load({})
+    assert launcher.runtime_env(settings, {})["OPENBLAS_NUM_THREADS"] == "1"
+    assert launcher.runtime_env(settings, {"OPENBLAS_NUM_THREADS": "4"})["OPENBLAS_NUM_THREADS"] == "4"
