@@ -34,11 +34,17 @@ NEEDS: List[Tuple[str, "re.Pattern[str]", str]] = [
     ("model", re.compile(r"\bload_agent\(|\bevaluation\.evaluate\(|\bevaluate_faq\("), "the trained model"),
     ("e2e", re.compile(r"\blive_haven\b"), "Haven's servers on free ports"),
     ("e2e", re.compile(r"""["']-m["'],\s*["'](haven\.launcher|website)["']"""), "a server process"),
-    ("e2e", re.compile(r"\bThrowaway(Postgres|Redis)\b|\bredis_server\b|\bpostgres_admin_url\b"),
-     "a throwaway PostgreSQL or Redis server"),
+    (
+        "e2e",
+        re.compile(r"\bThrowaway(Postgres|Redis)\b|\bredis_server\b|\bpostgres_admin_url\b"),
+        "a throwaway PostgreSQL or Redis server",
+    ),
     ("browser", re.compile(r"\bplaywright\b|\bsync_playwright\b"), "Chromium through Playwright"),
-    ("slow", re.compile(r"\btrain_nlu\(|\btrain_core\(|[\"']rasa[\"'],\s*[\"']test[\"']"),
-     "Rasa training or `rasa test`"),
+    (
+        "slow",
+        re.compile(r"\btrain_nlu\(|\btrain_core\(|[\"']rasa[\"'],\s*[\"']test[\"']"),
+        "Rasa training or `rasa test`",
+    ),
 ]
 
 
