@@ -36,7 +36,7 @@ train: install ## train the model if data, domain or config changed (Rasa finger
 
 $(MODEL): $(TRAIN_INPUTS) $(SPACY)
 	@echo "Training the model (data, domain or config changed)…"
-	@$(RASA) train --fixed-model-name haven 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
+	@PYTHONWARNINGS=ignore::DeprecationWarning $(PY) -m haven.rasa_server train --fixed-model-name haven 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
 	@touch $(MODEL)
 
 validate: install ## check the training data and domain for inconsistencies

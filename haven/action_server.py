@@ -21,8 +21,12 @@ import sys
 import traceback
 from typing import Any, Optional
 
-import rasa_sdk.endpoint as endpoint
-from sanic import response
+from haven import quiet
+
+quiet.quiet_deprecation_warnings()  # before rasa_sdk's imports print them (only as the launcher asks)
+
+import rasa_sdk.endpoint as endpoint  # noqa: E402
+from sanic import response  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,9 @@ def authorized(header: Optional[str], token: Optional[str]) -> bool:
 def create_app(*args: Any, token: Optional[str] = None, **kwargs: Any):
     """rasa_sdk's app, answering only requests with the shared secret (`token`, default
     HAVEN_ACTION_TOKEN), and failed actions without the visitor's data."""
+    # rasa_sdk logs one INFO line per registered action at every start (18 lines); its warnings and
+    # errors still show.
+    logging.getLogger("rasa_sdk.executor").setLevel(logging.WARNING)
     app = _stock_create_app(*args, **kwargs)
     secret = token if token is not None else _configured_token()
     if not secret:

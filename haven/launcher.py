@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Dict, List, Optional
 
-from haven import file_modes
+from haven import file_modes, quiet
 from haven import settings as settings_module
 from haven.settings import ROOT, Settings
 from haven.supervisor import RestartPolicy
@@ -43,8 +43,8 @@ STOP_GRACE_SECONDS = 15
 
 
 def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment every Haven process gets: no telemetry, quiet TensorFlow, one BLAS thread, our
-    code importable."""
+    """The environment every Haven process gets: no telemetry, quiet TensorFlow and no deprecation
+    warnings, one BLAS thread, our code importable."""
     env = dict(os.environ if base is None else base)
     env.update(
         RASA_TELEMETRY_ENABLED="false",
@@ -53,6 +53,8 @@ def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Di
         # and OpenBLAS's idle threads spin between calls. Measured under make bench's mix on 2
         # cores: the Rasa server's CPU a message 35-44 ms -> 18-21 ms (docs/benchmarks.md).
         OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),
+        # A quiet start: no third-party deprecation warnings in the servers (haven/quiet.py).
+        PYTHONWARNINGS=env.get("PYTHONWARNINGS", quiet.QUIET),
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
         HAVEN_ACTION_URL=settings.action_url,

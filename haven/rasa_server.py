@@ -13,6 +13,10 @@ from HAVEN_RASA_API_TOKEN (the launcher's per-launch token, or RASA_AUTH_TOKEN),
 the environment, readable only by Haven's user, and never in /proc/<pid>/cmdline. Without a token
 the API stays off.
 
+Started by the launcher, it also keeps the start quiet (haven/quiet.py): third-party deprecation
+warnings off, including after Rasa's own warning set-up (`rasa.utils.common._filter_warnings`,
+wrapped; Rasa 3.6.21).
+
 The launcher runs the Rasa server through this module. Anything unexpected (another Rasa version
 without this method, a jsonschema without these functions) leaves Rasa unpatched with a warning:
 a speed fix must never stop the server.
@@ -85,6 +89,10 @@ def api_arguments(argv: List[str], token: Optional[str]) -> List[str]:
 
 
 def main() -> None:
+    from haven import quiet
+
+    if quiet.quiet_deprecation_warnings():  # before Rasa's imports, which print most of them
+        quiet.keep_quiet_after_rasa()
     from rasa.__main__ import main as rasa_main
 
     from haven import settings

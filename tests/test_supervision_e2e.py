@@ -252,6 +252,14 @@ def test_every_file_under_var_is_owner_only_after_a_conversation_and_a_booking(s
     assert stat.S_IMODE(supervised.var.stat().st_mode) == 0o700
 
 
+def test_the_start_is_quiet(supervised) -> None:
+    """Issue 14.7: no third-party deprecation warnings, no per-action or per-plug-in INFO lines."""
+    output = supervised.output()
+    for noise in ("DeprecationWarning", "Registered function for", "setup plugin"):
+        assert noise not in output, f"{noise!r} in the launcher's output"
+    assert "Haven is running" in output
+
+
 def test_the_purge_ran_at_start(supervised) -> None:
     wait_for(lambda: "Purge: done" in supervised.output(), 120, "the first purge")
     assert "Purge: Deleted 0 conversation(s)" in supervised.output()

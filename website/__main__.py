@@ -2,8 +2,12 @@
 
 import sys
 
-from haven import settings as settings_module
-from website.app import create_app
+from haven import quiet
+
+quiet.quiet_deprecation_warnings()  # before Sanic's and the database's imports print them
+
+from haven import settings as settings_module  # noqa: E402
+from website.app import create_app  # noqa: E402
 
 
 def main() -> None:
