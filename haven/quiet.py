@@ -13,17 +13,17 @@ PYTHONWARNINGS=default); `make test` and whoever upgrades the lock still see eve
 
 from __future__ import annotations
 
-import os
+import sys
 import warnings
+from typing import Optional, Sequence
 
 QUIET = "ignore::DeprecationWarning"
 
 
-def quiet_deprecation_warnings(environ=None) -> bool:
-    """Ignores DeprecationWarning (and its subclasses) from here on when PYTHONWARNINGS says so;
-    True when it did."""
-    environ = os.environ if environ is None else environ
-    if QUIET not in environ.get("PYTHONWARNINGS", "").split(","):
+def quiet_deprecation_warnings(warnoptions: Optional[Sequence[str]] = None) -> bool:
+    """Ignores DeprecationWarning (and its subclasses) from here on when the interpreter's warning
+    options (`sys.warnoptions`: PYTHONWARNINGS and -W) ask for it; True when it did."""
+    if QUIET not in (sys.warnoptions if warnoptions is None else warnoptions):
         return False
     import sanic.app  # noqa: F401  (its import adds the "once" filter this one must come after)
 

@@ -83,9 +83,13 @@ def install_action_response_validator() -> bool:
 
 def api_arguments(argv: List[str], token: Optional[str]) -> List[str]:
     """argv with Rasa's HTTP API turned on behind `token` for `run` (unchanged without a token)."""
-    if not token or len(argv) < 2 or argv[1] != "run" or "--auth-token" in argv:
+    if not token or len(argv) < 2 or argv[1] != "run":
         return list(argv)
-    return [*argv, "--enable-api", "--auth-token", token]
+    if any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv):
+        return list(argv)
+    # One argument with "=": a token may start with "-" (token_urlsafe does, 1 launch in 64), which
+    # argparse would otherwise read as an option and refuse ("expected one argument").
+    return [*argv, "--enable-api", f"--auth-token={token}"]
 
 
 def main() -> None:

@@ -43,10 +43,9 @@ def test_rasa_api_is_never_enabled_without_a_token_and_no_secret_is_on_a_command
             assert "--auth-token" not in argv
             assert token not in repr(service), "the token is kept out of reprs (and so out of logs)"
         # haven.rasa_server turns the API on inside the process, from its environment.
-        assert api_arguments(["rasa", "run", "--port", "1"], token)[-3:] == [
+        assert api_arguments(["rasa", "run", "--port", "1"], token)[-2:] == [
             "--enable-api",
-            "--auth-token",
-            token,
+            f"--auth-token={token}",
         ]
         assert api_arguments(["rasa", "run"], None) == ["rasa", "run"], "no token: no API"
         return token
@@ -265,3 +264,17 @@ def test_servers_get_one_blas_thread_unless_the_operator_says_otherwise() -> Non
     settings = settings_module.load({})
     assert launcher.runtime_env(settings, {})["OPENBLAS_NUM_THREADS"] == "1"
     assert launcher.runtime_env(settings, {"OPENBLAS_NUM_THREADS": "4"})["OPENBLAS_NUM_THREADS"] == "4"
+
+
+@pytest.mark.parametrize("token", ["-starts-with-a-dash_0123456789abcdefghijklmnop", "--twice", "plain"])
+def test_rasa_reads_any_api_token_the_launcher_passes(token) -> None:
+    """token_urlsafe starts with "-" one launch in 64; Rasa's own parser must still read it (a
+    separate argument made `rasa run` exit with "expected one argument")."""
+    from rasa.__main__ import create_argument_parser
+
+    from haven.rasa_server import api_arguments
+
+    argv = api_arguments(["rasa", "run", "--port", "1"], token)
+    parsed = create_argument_parser().parse_args(argv[1:])
+    assert parsed.auth_token == token and parsed.enable_api
+    assert api_arguments(argv, "other") == argv, "a token already there is kept"

@@ -30,14 +30,14 @@ def restore_filters():
 
 def test_nothing_changes_unless_the_environment_asks() -> None:
     warnings.simplefilter("always")
-    assert quiet.quiet_deprecation_warnings({"PYTHONWARNINGS": "default"}) is False
-    assert quiet.quiet_deprecation_warnings({}) is False
+    assert quiet.quiet_deprecation_warnings(["default"]) is False
+    assert quiet.quiet_deprecation_warnings([]) is False
     assert shown(DeprecationWarning) == 1
 
 
 def test_deprecations_are_ignored_after_sanic_put_its_once_filter_first() -> None:
     warnings.simplefilter("always")
-    assert quiet.quiet_deprecation_warnings({"PYTHONWARNINGS": quiet.QUIET}) is True
+    assert quiet.quiet_deprecation_warnings([quiet.QUIET]) is True
     warnings.filterwarnings("once", category=UserWarning)  # what Rasa's start-up then adds
     assert shown(DeprecationWarning) == 0
     assert shown(UserWarning) == 1  # other warnings still show
@@ -52,7 +52,7 @@ def test_rasa_warning_set_up_no_longer_brings_back_pyparsing_deprecations(monkey
     rasa_level = logging.getLogger("rasa").level
 
     warnings.simplefilter("always")
-    quiet.quiet_deprecation_warnings({"PYTHONWARNINGS": quiet.QUIET})
+    quiet.quiet_deprecation_warnings([quiet.QUIET])
     before = common._filter_warnings
     try:
         quiet.keep_quiet_after_rasa()
