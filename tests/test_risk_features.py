@@ -34,6 +34,12 @@ SCORED = [
 ]
 
 
+def random_coef(features: TextFeatures, labels: int, rng: np.random.Generator) -> np.ndarray:
+    """Weights shaped for `features` (word and character n-grams, then the 384-dim embedding)."""
+    width = len(features.words.vocabulary_) + len(features.chars.vocabulary_) + 384
+    return rng.normal(size=(labels, width)).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def features() -> TextFeatures:
     return TextFeatures(embedding_weight=0.7).fit(TRAINING)
@@ -42,8 +48,7 @@ def features() -> TextFeatures:
 def test_fast_logits_match_the_sklearn_path(features: TextFeatures) -> None:
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(len(SCORED), 384)).astype(np.float32)
-    width = len(features.words.vocabulary_) + len(features.chars.vocabulary_) + 384
-    coef = rng.normal(size=(3, width)).astype(np.float32)
+    coef = random_coef(features, 3, rng)
 
     expected = np.asarray(features.transform(SCORED, vectors) @ coef.T)
     found = features.logits(SCORED, vectors, coef)
@@ -56,8 +61,7 @@ def test_the_fast_path_reads_the_idf_of_a_reloaded_model(features: TextFeatures)
     reloaded = TextFeatures.from_arrays(features.arrays())
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(2, 384)).astype(np.float32)
-    width = len(features.words.vocabulary_) + len(features.chars.vocabulary_) + 384
-    coef = rng.normal(size=(2, width)).astype(np.float32)
+    coef = random_coef(features, 2, rng)
     texts = ["i have the pills lined up", "thank you for the article"]
 
     np.testing.assert_allclose(
@@ -70,11 +74,9 @@ def test_refitting_forgets_the_old_idf(features: TextFeatures) -> None:
     rng = np.random.default_rng(5)
     texts = ["i miss him", "pills"]
     vectors = np.zeros((2, 384), dtype=np.float32)
-    width = len(refit.words.vocabulary_) + len(refit.chars.vocabulary_) + 384
-    refit.logits(texts, vectors, rng.normal(size=(2, width)).astype(np.float32))  # caches the idf
+    refit.logits(texts, vectors, random_coef(refit, 2, rng))  # caches the idf
     refit.fit(TRAINING[:6])
-    width = len(refit.words.vocabulary_) + len(refit.chars.vocabulary_) + 384
-    coef = rng.normal(size=(2, width)).astype(np.float32)
+    coef = random_coef(refit, 2, rng)
 
     np.testing.assert_allclose(
         refit.logits(texts, vectors, coef),

@@ -21,7 +21,6 @@ from haven.db.session import resolve_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALEMBIC_INI = ROOT / "alembic.ini"
-
 MIGRATIONS = ROOT / "migrations"
 
 
