@@ -4,17 +4,14 @@ SHELL := /bin/bash
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
-RASA    := $(PY) -m rasa
+RASA    := $(PY) -m haven.plugins.rasa_server
 SPACY   := build/spacy-en/meta.json
 MODEL   := models/haven.tar.gz
 STAMP    = $(wildcard $(VENV)/.installed-*)
 
+# No telemetry from anything make starts. The rest of the servers' environment (the endpoint values,
+# quiet TensorFlow) comes from haven/settings.py through the launcher and `haven.plugins.rasa_server`.
 export RASA_TELEMETRY_ENABLED := false
-export TF_CPP_MIN_LOG_LEVEL   ?= 3
-export SQLALCHEMY_SILENCE_UBER_WARNING := 1
-export PYTHONPATH := $(CURDIR)
-export HAVEN_ACTION_URL ?= http://127.0.0.1:$(or $(ACTION_PORT),5055)/webhook
-export HAVEN_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.db
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
@@ -36,14 +33,14 @@ train: install ## train the model if data, domain or config changed (Rasa finger
 
 $(MODEL): $(TRAIN_INPUTS) $(SPACY)
 	@echo "Training the model (data, domain or config changed)…"
-	@PYTHONWARNINGS=ignore::DeprecationWarning $(PY) -m haven.rasa_server train --fixed-model-name haven 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
+	@PYTHONWARNINGS=ignore::DeprecationWarning $(PY) -m haven.plugins.rasa_server train --fixed-model-name haven 2>&1 | grep -v -E "^\s*$$|it/s|Warning|warn\(" | tail -n 20; test $${PIPESTATUS[0]} -eq 0
 	@touch $(MODEL)
 
 validate: install ## check the training data and domain for inconsistencies
 	@$(RASA) data validate --fail-on-warnings
 
 run: train ## install, train if needed, start all three servers (Ctrl-C stops them)
-	@$(PY) -m haven.launcher
+	@$(PY) -m haven.ops.launcher
 
 test: train ## install, train if needed, then run the whole test suite
 	@scripts/bootstrap.sh --system-test-deps
@@ -53,7 +50,7 @@ test-unit: install ## the tests that need no trained model, server or browser, i
 	@$(PY) -m pytest -m "not model and not e2e and not browser and not slow" --durations=5 $(PYTEST_ARGS)
 
 purge: install ## delete conversations and handled items past their retention period, and report counts
-	@$(PY) -m haven.retention
+	@$(PY) -m haven.ops.retention
 
 staff-password: install ## set the therapist's sign-in password for /staff (asks twice; never from the environment)
 	@$(PY) -m website.staff_auth

@@ -5,8 +5,8 @@ the action server at start-up with a message naming the entry.
 """
 
 from actions.knowledge import knowledge_base
-from haven import faq
-from haven.content import ContentError
+from haven.services import faq
+from haven.services.content import ContentError
 
 try:
     knowledge_base()

@@ -19,9 +19,9 @@ from rasa_sdk.types import DomainDict
 from actions import digression
 from actions.knowledge import knowledge_base
 from actions.storage import booking_limit_message, ensure_schema, visitor_timezone
-from haven import availability, notify
 from haven.db import repository
 from haven.db.session import DatabaseUnavailable
+from haven.services import availability, notify
 from haven.text import single_line
 
 logger = logging.getLogger(__name__)

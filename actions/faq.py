@@ -2,7 +2,7 @@
 
 Why it is shaped like this:
 - One intent (`practice_faq`) routes here, but the entry is chosen by the sentence encoder
-  (haven/faq.py), so the therapist's new or reworded entries work without `rasa train`.
+  (haven/services/faq.py), so the therapist's new or reworded entries work without `rasa train`.
 - The out-of-scope and "Did you mean" fallbacks call `answer_from_faq` first with the stricter
   FALLBACK_THRESHOLD: an FAQ question the intent missed is still answered, while article topics keep
   priority (a confident topic intent never reaches the fallback at all).
@@ -22,8 +22,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import button, with_help_line
-from haven import faq
 from haven.db import faq_questions
+from haven.services import faq
 
 log = logging.getLogger(__name__)
 

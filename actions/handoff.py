@@ -20,9 +20,9 @@ from actions.booking import (
     yes_no_or_ask_again,
 )
 from actions.storage import ensure_schema
-from haven import notify
 from haven.db import repository
 from haven.db.session import DatabaseUnavailable
+from haven.services import notify
 from haven.text import clean_text
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Tracker
 
-from haven import content
+from haven.services import content
 
 TOPIC_SUGGESTION_MIN_CONFIDENCE = 0.05
 

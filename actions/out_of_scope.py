@@ -20,9 +20,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import answer_from_faq
 from actions.knowledge import button, knowledge_base, with_help_line
-from haven import faq
-from haven.content import is_personal
 from haven.db import counts
+from haven.services import faq
+from haven.services.content import is_personal
 
 
 def ways_to_a_person(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:

@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import button, knowledge_base
 from actions.storage import ensure_schema
-from haven import safety
 from haven import settings as settings_module
 from haven.db import repository
+from haven.services import safety
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The practice's FAQ comes first when it matches by meaning at the strict fallback threshold
 (actions/faq.py): "are sessions online or in person?" should get its answer, not a menu of article
 topics. Below that threshold the article's topics are offered as before, except for a question about
-the visitor's own relationship (haven.content.is_personal: a first-person word and a relationship
+the visitor's own relationship (haven.services.content.is_personal: a first-person word and a relationship
 word): that gets the ways to a person first and the two likeliest topics after them (issue 10.5: a
 personal question the article may not answer deserves more than a menu of article topics).
 """
@@ -19,9 +19,9 @@ from actions.faq import answer_from_faq
 from actions.knowledge import button, knowledge_base, likely_topics, topic_buttons, with_help_line
 from actions.list_topics import list_topics
 from actions.out_of_scope import ways_to_a_person
-from haven import faq
-from haven.content import is_personal
 from haven.db import counts
+from haven.services import faq
+from haven.services.content import is_personal
 
 
 class ActionSuggestTopics(Action):

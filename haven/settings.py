@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -149,7 +149,7 @@ class Settings:
     # 30 s; after more than `restart_limit` crashes within `restart_window_s` it is left stopped.
     restart_limit: int = 6
     restart_window_s: int = 600
-    # Retention (haven/retention.py, `make purge`): a conversation is deleted this many days after its
+    # Retention (haven/ops/retention.py, `make purge`): a conversation is deleted this many days after its
     # last message; a booking, hand-off or safety event this many days after it was marked handled
     # (never while unhandled). The launcher purges every `purge_interval_hours` (0: only `make purge`).
     retain_conversation_days: int = 30
@@ -157,7 +157,8 @@ class Settings:
     purge_interval_hours: float = 6.0
     # The therapist's side (website/staff.py, website/insights.py, website/calendar_feed.py). Her time
     # zone: inbox times, the weeks of the insights (a week starts on Monday there) and the calendar.
-    # Unset: the practice's zone in schedule/availability.yml (haven.availability.therapist_timezone).
+    # Unset: the practice's zone in schedule/availability.yml
+    # (haven.services.availability.therapist_timezone).
     timezone: Optional[str] = None
     # The calendar feed shows the visitor's name, contact and time preference only when she turns it on
     # (a calendar is often synced to other devices and shared; by default it carries the reference only).
@@ -165,7 +166,7 @@ class Settings:
     # The secret behind the short conversation references staff see instead of conversation ids (a
     # conversation id is the visitor's capability, issue 12) and behind the secret calendar-feed URL:
     # HAVEN_REFERENCE_SECRET, else a random one kept in reference_secret_file (owner-only, made on
-    # first use by haven/references.py).
+    # first use by haven/services/references.py).
     reference_secret: Optional[str] = field(default=None, repr=False)
     reference_secret_file: Path = ROOT / "var" / "reference-secret"
     # Booking caps (issue 12.7): open (requested or confirmed, still to come) bookings per contact,
@@ -177,6 +178,19 @@ class Settings:
     # (off: counts and the nearest entry only); kept texts are cleared after retain_conversation_days.
     faq_keep_questions: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def rasa_environment(self) -> Dict[str, str]:
+        """What a Rasa process needs in its environment, in one place: no telemetry, quiet TensorFlow and
+        SQLAlchemy, and the values endpoints.yml reads (`${HAVEN_ACTION_URL}`, `${HAVEN_TRACKER_DB}`).
+        The launcher gives it to every server (haven/ops/processes.py); `python -m
+        haven.plugins.rasa_server` (training, `make validate`) fills in what the caller did not set."""
+        return {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "HAVEN_ACTION_URL": self.action_url,
+            "HAVEN_TRACKER_DB": str(self.tracker_db),
+        }
 
     @property
     def action_url(self) -> str:
@@ -233,6 +247,13 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ValueError(f"{name} must be 0 or more, got {value}")
     return value
+
+
+def fill_environment(values: Mapping[str, str]) -> None:
+    """Sets in this process's environment each of `values` the caller's environment did not set (for
+    the libraries that read it themselves: Rasa's `${...}` in endpoints.yml, TensorFlow, telemetry)."""
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
 
 
 def load(env: Optional[Mapping[str, str]] = None) -> Settings:

@@ -112,7 +112,7 @@ class InputGuard(GraphComponent):
         # A button payload ("/inform{"time_choice":"2026-11-25T17:30:00+00:00"}") is read by Rasa's
         # RegexMessageHandler from this same text at the end of the graph: cutting its long run would
         # corrupt the value (a booked time became "17:30: 00" and the booking lost its slot).
-        # The channel only lets well-formed commands keep their slash (haven/channels.py).
+        # The channel only lets well-formed commands keep their slash (haven/plugins/channels.py).
         is_command = kept == text and text.startswith("/") and "{" in text
         message.set(TEXT, kept if is_command else break_long_runs(kept))
         truncated = len(kept) < len(text)

@@ -3,15 +3,15 @@
 What it runs, in one go (every server on free ports, throw-away databases, loopback only):
 
   1. training: a full `rasa train --force` of this project into a temporary directory;
-  2. Haven, started by the real launcher (`python -m haven.launcher`): seconds from the launcher's
+  2. Haven, started by the real launcher (`python -m haven.ops.launcher`): seconds from the launcher's
      start to the first answer on the REST channel;
   3. the baseline: the stock `rasa init` assistant (moodbot, created and trained once, cached in
      build/bench-baseline/) served by the same Rasa install with its action server and the same
-     server flags, under its own comparable mix (haven/loadgen.py);
+     server flags, under its own comparable mix (haven_devtools/loadgen.py);
   4. scale-out: Haven with SANIC_WORKERS=2 Rasa workers behind a Redis lock store (and a Redis
      tracker store, which several workers need to share conversations), using Debian's
      redis-server; skipped with the reason when Redis cannot start;
-  5. with --stock-rasa, Haven on plain `python -m rasa run` (before haven.rasa_server's fix).
+  5. with --stock-rasa, Haven on plain `python -m rasa run` (before haven.plugins.rasa_server's fix).
 
 All of them are started first (one after the other, so each start-up is timed alone), then loaded in
 interleaved rounds: every round gives each one a window at 1 sender and a window at 20 senders, in a
@@ -49,13 +49,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import yaml
 
-import yaml  # noqa: E402
-
-from haven import launcher, loadgen  # noqa: E402
-from haven import settings as settings_module  # noqa: E402
-from haven.settings import ROOT  # noqa: E402
+from haven import settings as settings_module
+from haven.ops import processes
+from haven.settings import ROOT
+from haven_devtools import loadgen
 
 BASELINE_DIR = ROOT / "build" / "bench-baseline"
 RESULTS_DIR = ROOT / "bench"  # (a `results/` directory would be git-ignored)
@@ -224,7 +223,7 @@ def _wait_first_answer(url: str, began: float, alive: Callable[[], bool], timeou
 
 
 def _ports() -> Dict[str, str]:
-    return {name: str(launcher.free_port()) for name in ("RASA_PORT", "ACTION_PORT", "SITE_PORT")}
+    return {name: str(processes.free_port()) for name in ("RASA_PORT", "ACTION_PORT", "SITE_PORT")}
 
 
 def _haven_env(tmp: Path, name: str) -> Dict[str, str]:
@@ -240,7 +239,7 @@ def _launcher_children(pid: int) -> Dict[str, int]:
     found = {}
     for child in loadgen.children(pid):
         line = loadgen.cmdline(child)
-        if "rasa_sdk" in line or "haven.action_server" in line:
+        if "rasa_sdk" in line or "haven.plugins.action_server" in line:
             found["action server"] = child
         elif "-m website" in line:
             found["website"] = child
@@ -250,18 +249,18 @@ def _launcher_children(pid: int) -> Dict[str, int]:
 
 
 def start_haven(tmp: Path) -> Run:
-    say("Haven, started by the launcher (python -m haven.launcher)…")
+    say("Haven, started by the launcher (python -m haven.ops.launcher)…")
     env = _haven_env(tmp, "haven")
     url = f"http://127.0.0.1:{env['RASA_PORT']}"
     with open(tmp / "launcher.log", "wb") as log:
         began = time.monotonic()
         process = subprocess.Popen(
-            [PY, "-m", "haven.launcher"],
+            [PY, "-m", "haven.ops.launcher"],
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=launcher._die_with_parent,
+            preexec_fn=processes.die_with_parent,
         )
 
     def stop() -> None:
@@ -269,7 +268,7 @@ def start_haven(tmp: Path) -> Run:
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            launcher._signal_group(process, signal.SIGKILL)
+            processes.signal_group(process, signal.SIGKILL)
 
     try:
         first = _wait_first_answer(url, began, lambda: process.poll() is None)
@@ -282,12 +281,12 @@ def start_haven(tmp: Path) -> Run:
     return run
 
 
-def _rasa_service(stack: launcher.Stack) -> launcher.Service:
+def _rasa_service(stack: processes.Stack) -> processes.Service:
     return next(s for s in stack.services if s.name == "rasa server")
 
 
 def start_stack(
-    key: str, label: str, stack: launcher.Stack, cleanup: Callable[[], None] = lambda: None
+    key: str, label: str, stack: processes.Stack, cleanup: Callable[[], None] = lambda: None
 ) -> Run:
     def stop() -> None:
         stack.stop()
@@ -298,7 +297,7 @@ def start_stack(
         stack.start(timeout=400)
         url = f"http://127.0.0.1:{stack.settings.rasa_port}"
         first = _wait_first_answer(url, began, lambda: stack.failed() is None)
-    except (launcher.StackError, Skip) as error:
+    except (processes.StackError, Skip) as error:
         stop()
         raise Skip(str(error)) from error
     say(f"    start to first answer: {first:.1f} s")
@@ -311,7 +310,7 @@ def start_stack(
 def start_haven_stock_rasa(tmp: Path) -> Run:
     say("Haven on plain `python -m rasa run` (Rasa's schema check on every action call: before the fix)…")
     env = _haven_env(tmp, "stock")
-    stack = launcher.Stack(settings_module.load(env), log_dir=tmp / "stock-logs", env=env)
+    stack = processes.Stack(settings_module.load(env), log_dir=tmp / "stock-logs", env=env)
     rasa = _rasa_service(stack)
     rasa.argv[rasa.argv.index("-m") + 1] = "rasa"
     return start_stack("haven_stock_rasa", "Haven on stock `rasa run`", stack)
@@ -331,12 +330,12 @@ def start_redis(tmp: Path) -> tuple:
     binary = shutil.which("redis-server")
     if not binary:
         raise Skip("redis-server is not installed (as root: apt-get install -y redis-server)")
-    port = launcher.free_port()
+    port = processes.free_port()
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     argv += ["--dir", str(tmp), "--protected-mode", "yes"]
     with open(tmp / "redis.log", "wb") as log:
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=launcher._die_with_parent
+            argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=processes.die_with_parent
         )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -371,7 +370,7 @@ def start_scale_out(tmp: Path, workers: int) -> Run:
         redis.wait(timeout=10)
 
     env = _haven_env(tmp, "scale-out")
-    stack = launcher.Stack(settings_module.load(env), log_dir=tmp / "scale-out-logs", env=env)
+    stack = processes.Stack(settings_module.load(env), log_dir=tmp / "scale-out-logs", env=env)
     rasa = _rasa_service(stack)
     rasa.argv[rasa.argv.index("--endpoints") + 1] = str(scale_out_endpoints(tmp, port))
     rasa.env["SANIC_WORKERS"] = str(workers)
@@ -422,7 +421,7 @@ def start_baseline(tmp: Path) -> Run:
         f"    model {Path(info['model']).name} ({'cached' if info['cached'] else 'just trained'}; "
         f"`rasa init` with its training took {info['init_and_train_seconds']} s)"
     )
-    rasa_port, action_port = launcher.free_port(), launcher.free_port()
+    rasa_port, action_port = processes.free_port(), processes.free_port()
     endpoints, credentials = tmp / "baseline-endpoints.yml", tmp / "baseline-credentials.yml"
     endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n")
     credentials.write_text("rest:\n")
@@ -430,7 +429,7 @@ def start_baseline(tmp: Path) -> Run:
     env["SANIC_HOST"] = "127.0.0.1"
     env.pop("PYTHONPATH", None)  # its own `actions` package, not Haven's
     # Haven's server flags (CORS, the token-protected HTTP API), so only the assistant differs.
-    haven_rasa = next(s for s in launcher.services(settings_module.load({})) if s.name == "rasa server")
+    haven_rasa = next(s for s in processes.services(settings_module.load({})) if s.name == "rasa server")
     argv = haven_rasa.argv
     cors = argv[argv.index("--cors") :]  # the last flags (the API token now travels in the environment)
     rasa_argv = [PY, "-m", "rasa", "run", "--model", info["model"], "--interface", "127.0.0.1"]
@@ -447,19 +446,19 @@ def start_baseline(tmp: Path) -> Run:
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=launcher._die_with_parent,
+                    preexec_fn=processes.die_with_parent,
                 )
             )
     began = time.monotonic()
 
     def stop() -> None:
         for process in procs:
-            launcher._signal_group(process, signal.SIGTERM)
+            processes.signal_group(process, signal.SIGTERM)
         for process in procs:
             try:
-                process.wait(timeout=launcher.STOP_GRACE_SECONDS)
+                process.wait(timeout=processes.STOP_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
-                launcher._signal_group(process, signal.SIGKILL)
+                processes.signal_group(process, signal.SIGKILL)
                 process.wait()
 
     url = f"http://127.0.0.1:{rasa_port}"
@@ -485,7 +484,6 @@ def measure_training(tmp: Path) -> Dict[str, Any]:
         **os.environ,
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": str(ROOT),
         "RASA_CACHE_DIRECTORY": str(tmp / "train-cache"),
     }
     argv = [PY, "-m", "rasa", "train", "--out", str(out)]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv with the locked dependencies, installing the Debian libraries the build needs first.
-# Idempotent: a stamp keyed on the lock file's hash makes a second run a no-op.
+# Idempotent: a stamp keyed on the lock file's and pyproject.toml's hashes makes a second run a no-op.
 #   scripts/bootstrap.sh            runtime + development packages
 #   scripts/bootstrap.sh --system-test-deps   also the Debian packages the test suite uses (PostgreSQL, Redis, Chromium)
 set -euo pipefail
@@ -59,7 +59,8 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev
   exit 1
 fi
 
-stamp="$VENV/.installed-$( (cat "$LOCK"; "$PYTHON" --version) | sha256sum | cut -c1-16)"
+# keyed on the lock, pyproject.toml (the package and its declared needs) and the interpreter
+stamp="$VENV/.installed-$( (cat "$LOCK" pyproject.toml; "$PYTHON" --version) | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ]; then
   exit 0
 fi
@@ -73,9 +74,14 @@ echo "Installing Haven's locked Python packages into $VENV (the first time takes
 MPLSETUPCFG="$PWD/requirements/mplsetup.cfg" \
   "$VENV/bin/python" -m pip install --quiet --no-deps --ignore-requires-python -r "$LOCK" 2>&1 \
   | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+# Haven itself, editable: its packages (pyproject.toml) importable from any folder, no PYTHONPATH.
+# Its needs are all in the lock, installed above; --no-build-isolation builds with the lock's setuptools
+# (nothing fetched).
+"$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable . 2>&1 \
+  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 # The sentence encoder's model files must be the pinned revision (haven/encoder/pins.py): a damaged or
 # substituted download stops the install here with the file, the expected and the found sha256.
-if ! PYTHONPATH="$PWD" "$VENV/bin/python" -m haven.encoder --verify; then
+if ! "$VENV/bin/python" -m haven.encoder --verify; then
   echo "The sentence encoder's model files failed verification (above); not marking the install done." >&2
   exit 1
 fi

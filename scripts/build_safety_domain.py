@@ -16,11 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from haven.services import safety
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # `python scripts/build_safety_domain.py` from a clean checkout
-
-from haven import safety  # noqa: E402 - after the path above
-
 TARGET = ROOT / "domain.yml"
 CATEGORIES = ("suicide", "self_harm", "danger")
 SUBJECTS = ("self", "other")

@@ -23,16 +23,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from haven import evaluation  # noqa: E402
-from haven.encoder import Encoder  # noqa: E402
-from nlu_components.crisis import (  # noqa: E402
+from haven.encoder import Encoder
+from haven_devtools import evaluation
+from nlu_components.crisis import (
     CrisisJudge,
     risk_data,
-    risk_model,  # noqa: E402
+    risk_model,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def nlu_texts(crisis: bool) -> list:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 MAX_FALSE_ALARM_RATE = 0.03
 
@@ -71,7 +70,7 @@ class ModelDetector:
     def __init__(self, model_path: str) -> None:
         import asyncio
 
-        from haven import evaluation
+        from haven_devtools import evaluation
 
         self._agent = evaluation.load_agent(Path(model_path))
         self._loop = asyncio.new_event_loop()

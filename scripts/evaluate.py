@@ -1,10 +1,11 @@
 """`make eval`: the per-intent report and confusion on held-out data, the crisis detector's numbers, and
-the practice FAQ's accuracy and refusals (haven/faq_evaluation.py; the blind FAQ set when present)."""
+the practice FAQ's accuracy and refusals (haven_devtools/faq_evaluation.py; the blind FAQ set when
+present)."""
 
 import sys
 
-from haven.evaluation import evaluate, format_report
-from haven.faq_evaluation import evaluate_faq, format_faq
+from haven_devtools.evaluation import evaluate, format_report
+from haven_devtools.faq_evaluation import evaluate_faq, format_faq
 
 if __name__ == "__main__":
     report = evaluate()

@@ -2,7 +2,7 @@
 
 Loads models/haven.tar.gz into an in-process Rasa agent (the same code `rasa run` serves), starts the
 real action server (its own process, a throw-away SQLite database), and plays the load generator's
-Haven conversations one after another (haven/loadgen.py: articles, crisis, bookings, small talk).
+Haven conversations one after another (haven_devtools/loadgen.py: articles, crisis, bookings, small talk).
 Timers wrap:
 
   - every graph node (each NLU component, each policy, the prediction selection), by node name;
@@ -42,10 +42,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from haven import launcher, loadgen  # noqa: E402
-from haven.settings import ROOT  # noqa: E402
+from haven.ops import processes
+from haven.settings import ROOT
+from haven_devtools import loadgen
 
 # Wall times by variant ("stock" or "fixed" Rasa response check), then by what was timed.
 TIMES: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: defaultdict(list))
@@ -115,14 +114,14 @@ def instrument() -> None:
 
 
 def start_action_server(tmp: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANIC_HOST": "127.0.0.1"}
+    env = {**os.environ, "SANIC_HOST": "127.0.0.1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=open(tmp / "actions.log", "wb"),
         stderr=subprocess.STDOUT,
-        preexec_fn=launcher._die_with_parent,
+        preexec_fn=processes.die_with_parent,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -194,7 +193,7 @@ def report(variant: str, per_kind: Dict[str, List[float]], trackers: Dict[str, s
     times = TIMES[variant]
     turns = sum(len(v) for v in per_kind.values())
     total = sum(times["turn (Agent.handle_message)"]) / turns * 1000
-    label = "stock Rasa 3.6 response check" if variant == "stock" else "with haven.rasa_server's fix"
+    label = "stock Rasa 3.6 response check" if variant == "stock" else "with haven.plugins.rasa_server's fix"
     load = os.getloadavg()[0]
     print(f"\n=== {label}: {turns} turns, {total:.1f} ms per turn on average (load average {load:.2f})")
     print(
@@ -223,9 +222,9 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
     from rasa.core.agent import load_agent
     from rasa.core.utils import AvailableEndpoints
 
-    from haven.rasa_server import install_action_response_validator
+    from haven.plugins.rasa_server import install_action_response_validator
 
-    port = launcher.free_port()
+    port = processes.free_port()
     os.environ["HAVEN_ACTION_URL"] = f"http://127.0.0.1:{port}/webhook"
     # endpoints.yml sends the token and the action server checks it (both read it from the environment)
     os.environ.setdefault("HAVEN_ACTION_TOKEN", secrets.token_urlsafe(32))
@@ -234,7 +233,7 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
     server = start_action_server(tmp, port)
     try:
         endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
-        agent = await load_agent(model_path=str(ROOT / "models" / launcher.MODEL_FILE), endpoints=endpoints)
+        agent = await load_agent(model_path=str(ROOT / "models" / processes.MODEL_FILE), endpoints=endpoints)
         instrument()  # times the stock check...
         stock = RemoteAction._validate_action_result
         install_action_response_validator()

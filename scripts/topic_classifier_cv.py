@@ -17,7 +17,7 @@ and prints accuracy over every intent, then, for the chosen configuration, what 
 thresholds would do on the out-of-fold predictions: topic accuracy (a fallback counts as a miss) and
 out_of_scope examples given no topic. No evaluation set (tests/nlu/) is read here.
 
-    PYTHONPATH=. RASA_TELEMETRY_ENABLED=false .venv/bin/python scripts/topic_classifier_cv.py
+    RASA_TELEMETRY_ENABLED=false .venv/bin/python scripts/topic_classifier_cv.py
 """
 
 from __future__ import annotations
@@ -31,11 +31,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
+from haven_devtools.evaluation import TOPICS
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from haven.evaluation import TOPICS  # noqa: E402
-
 FOLDS, SEED = 5, 42
 
 

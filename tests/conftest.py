@@ -14,8 +14,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from haven import launcher
 from haven import settings as settings_module
+from haven.ops import processes
 from haven.settings import ROOT
 from tests.throwaway import ThrowawayRedis, running
 
@@ -65,7 +65,7 @@ def tracker() -> Callable[..., Tracker]:
 
 
 class LiveHaven:
-    """The three real servers, started by the real launcher (`python -m haven.launcher`) on free ports."""
+    """The three real servers, started by the real launcher (`python -m haven.ops.launcher`) on free ports."""
 
     def __init__(self, process: subprocess.Popen, settings: settings_module.Settings, log: Path):
         self.process = process
@@ -100,14 +100,14 @@ def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float) -> No
 
 @pytest.fixture(scope="session")
 def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
-    model = ROOT / "models" / launcher.MODEL_FILE
+    model = ROOT / "models" / processes.MODEL_FILE
     if not model.is_file():
         pytest.fail(f"no trained model at {model}: run the suite through `make test`, which trains it")
     env = {
         **os.environ,
-        "RASA_PORT": str(launcher.free_port()),
-        "ACTION_PORT": str(launcher.free_port()),
-        "SITE_PORT": str(launcher.free_port()),
+        "RASA_PORT": str(processes.free_port()),
+        "ACTION_PORT": str(processes.free_port()),
+        "SITE_PORT": str(processes.free_port()),
         "RASA_AUTH_TOKEN": "test-api-token",
         "HAVEN_STAFF_TOKEN": "test-staff-token-0123456789abcdef0123",
         "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'haven.db'}",
@@ -120,7 +120,11 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
     log = tmp_path_factory.mktemp("live") / "launcher.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "haven.launcher"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "haven.ops.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         _wait_for_banner(process, log, timeout=300)
         yield LiveHaven(process, settings, log)
@@ -140,7 +144,7 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
     ):
         assert typed not in logged, f"visitor text in the server logs: {typed!r}"
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
-        assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
+        assert processes.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
 
 
 @pytest.fixture

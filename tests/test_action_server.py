@@ -7,7 +7,7 @@ import logging
 
 from rasa_sdk import Action
 
-from haven import action_server
+from haven.plugins import action_server
 
 SECRET = "Zelda Quux, zelda@example.org, he lied to me"
 TOKEN = "action-test-secret"

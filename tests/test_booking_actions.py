@@ -18,8 +18,8 @@ from actions.booking import (
 )  # fmt: skip
 from actions.handoff import ActionSubmitHandoffForm, ValidateHandoffForm
 from actions.safety import ActionCheckInDeclined, ActionSafetyCheckIn, ActionSafetyFollowup
-from haven import availability
 from haven.db import counts, migrate, repository
+from haven.services import availability
 from tests.conftest import make_tracker
 
 

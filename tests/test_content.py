@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from haven import content
+from haven.services import content
 from haven.settings import ROOT
 
 KB = content.load(ROOT / "content")

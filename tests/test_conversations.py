@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from actions.knowledge import knowledge_base
-from haven import references, safety
+from haven.services import references, safety
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 KB = knowledge_base()

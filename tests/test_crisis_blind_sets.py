@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from haven import evaluation
+from haven_devtools import evaluation
 
 # file -> (minimum recall counting full replies and check-ins, maximum rate of full crisis replies on
 # calm messages, maximum rate of check-ins on calm messages). Measured 2026-12-04 with the crisis risk

@@ -23,26 +23,22 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+import rasa.shared.utils.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.message import Message
+
+from nlu_components.crisis import CrisisDetector, patterns
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import rasa.shared.utils.io  # noqa: E402
-from rasa.engine.graph import ExecutionContext, GraphSchema  # noqa: E402
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe  # noqa: E402
-from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
-from rasa.engine.storage.resource import Resource  # noqa: E402
-from rasa.engine.storage.storage import ModelStorage  # noqa: E402
-from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer  # noqa: E402
-from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP  # noqa: E402
-from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
-from rasa.shared.nlu.training_data.message import Message  # noqa: E402
-
-from nlu_components.crisis import CrisisDetector, patterns  # noqa: E402
-
 SPACY_MODEL = ROOT / "build" / "spacy-en"
 PATTERNS = ROOT / "safety" / "crisis_patterns"
 EVAL = rasa.shared.utils.io.read_yaml_file(ROOT / "tests" / "safety" / "crisis_eval.yml")
@@ -649,7 +645,6 @@ def test_component_loads_from_config_through_rasa_graph(tmp_path):
     (tmp_path / "run.py").write_text(E2E_SCRIPT)
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "RASA_CACHE_DIRECTORY": str(tmp_path / "cache"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from haven import evaluation
+from haven_devtools import evaluation
 
 pytestmark = pytest.mark.model
 

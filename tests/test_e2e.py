@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from haven import content
+from haven.services import content
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

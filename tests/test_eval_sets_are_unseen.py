@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from haven import evaluation
 from haven.settings import ROOT
+from haven_devtools import evaluation
 from nlu_components.crisis import risk_data
 
 

@@ -17,8 +17,8 @@ import yaml
 from actions.faq import ActionAnswerFaq
 from actions.out_of_scope import ActionOutOfScope
 from actions.suggest_topics import ActionSuggestTopics
-from haven import faq
 from haven.db import faq_questions, migrate
+from haven.services import faq
 from haven.settings import ROOT
 
 ENTRY_IDS = (

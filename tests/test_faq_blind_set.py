@@ -13,8 +13,9 @@ import re
 import pytest
 import yaml
 
-from haven import faq, faq_evaluation
+from haven.services import faq
 from haven.settings import ROOT
+from haven_devtools import faq_evaluation
 
 BLIND = ROOT / "tests" / "nlu" / "faq_blind.yml"
 

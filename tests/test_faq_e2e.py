@@ -18,9 +18,10 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from haven import faq, launcher
 from haven import settings as settings_module
 from haven.db import migrate, session
+from haven.ops import processes
+from haven.services import faq
 from haven.settings import ROOT
 from tests import staff_signin
 from tests.conftest import ARTIFACTS, LiveHaven, _wait_for_banner
@@ -46,7 +47,7 @@ ISSUE_QUESTIONS = {
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     """Haven through its launcher, on free ports, reading a throwaway copy of content/."""
-    model = ROOT / "models" / launcher.MODEL_FILE
+    model = ROOT / "models" / processes.MODEL_FILE
     if not model.is_file():
         pytest.fail(f"no trained model at {model}: run `make train` first")
     folder = tmp_path_factory.mktemp("faq-e2e")
@@ -58,9 +59,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     session.dispose_engine(database)
     env = {
         **os.environ,
-        "RASA_PORT": str(launcher.free_port()),
-        "ACTION_PORT": str(launcher.free_port()),
-        "SITE_PORT": str(launcher.free_port()),
+        "RASA_PORT": str(processes.free_port()),
+        "ACTION_PORT": str(processes.free_port()),
+        "SITE_PORT": str(processes.free_port()),
         "RASA_AUTH_TOKEN": "test-api-token",
         "HAVEN_STAFF_TOKEN": STAFF_TOKEN,
         "HAVEN_CONTENT_DIR": str(content),
@@ -73,7 +74,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     log = folder / "launcher.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "haven.launcher"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "haven.ops.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             _wait_for_banner(process, log, timeout=300)
@@ -131,7 +136,7 @@ def test_an_edit_in_the_browser_is_the_next_answer_without_retraining(live, brow
     question = "how much does a session cost?"
     before, _ = faq_reply(ask(haven, question))
     assert before == {"faq": "fees", "status": "to_fill"}
-    model = ROOT / "models" / launcher.MODEL_FILE
+    model = ROOT / "models" / processes.MODEL_FILE
     model_stamp = model.stat().st_mtime_ns
     new_answer = f"A 50-minute session is $140; a sliding scale is available (edit {uuid.uuid4().hex[:6]})."
 

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from haven import faq
 from haven import settings as settings_module
 from haven.db import faq_questions, migrate, session
+from haven.services import faq
 from haven.settings import ROOT
 from tests import staff_signin
 from website.app import create_app

@@ -20,8 +20,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
-from haven import launcher
 from haven import settings as settings_module
+from haven.ops import processes
 from haven.settings import ROOT
 from tests.test_conversations import Visitor, buttons, customs, texts
 
@@ -32,23 +32,23 @@ TRY_AGAIN = "couldn't save your request just now"
 
 
 class FaultStack:
-    """The three servers through launcher.Stack, with one of them stoppable and restartable."""
+    """The three servers through processes.Stack, with one of them stoppable and restartable."""
 
     def __init__(self, tmp: Path, database_url: str) -> None:
         env = {
-            "RASA_PORT": str(launcher.free_port()), "ACTION_PORT": str(launcher.free_port()),
-            "SITE_PORT": str(launcher.free_port()), "HAVEN_STAFF_TOKEN": STAFF_TOKEN,
+            "RASA_PORT": str(processes.free_port()), "ACTION_PORT": str(processes.free_port()),
+            "SITE_PORT": str(processes.free_port()), "HAVEN_STAFF_TOKEN": STAFF_TOKEN,
             "RASA_AUTH_TOKEN": "faults-api-token", "DATABASE_URL": database_url,
             "HAVEN_TRACKER_DB": str(tmp / "rasa-tracker.db"),
         }  # fmt: skip
         self.settings = settings_module.load(env)
         self.log_dir = tmp / "logs"
-        self.stack = launcher.Stack(self.settings, log_dir=self.log_dir, env={**os.environ, **env})
+        self.stack = processes.Stack(self.settings, log_dir=self.log_dir, env={**os.environ, **env})
         self.rasa = f"http://127.0.0.1:{self.settings.rasa_port}"
         self.site = f"http://127.0.0.1:{self.settings.site_port}"
         self.restarts = 0
 
-    def service(self, name: str) -> launcher.Service:
+    def service(self, name: str) -> processes.Service:
         return next(s for s in self.stack.services if s.name == name)
 
     def kill(self, name: str) -> None:
@@ -64,13 +64,13 @@ class FaultStack:
         self.restarts += 1
         log = open(self.log_dir / f"{name.replace(' ', '-')}-restart-{self.restarts}.log", "wb")
         self.stack._logs.append(log)  # closed by Stack.stop()
-        env = {**launcher.runtime_env(self.settings, self.stack.env), **service.env}
+        env = {**processes.runtime_env(self.settings, self.stack.env), **service.env}
         service.process = subprocess.Popen(
             service.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=launcher._die_with_parent,
+            preexec_fn=processes.die_with_parent,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
-        while not launcher._answers(service.health_url):
+        while not processes.answers(service.health_url):
             assert service.process.poll() is None, f"the {name} exited while restarting"
             assert time.monotonic() < deadline, f"the {name} did not come back"
             time.sleep(0.5)

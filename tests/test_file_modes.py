@@ -1,4 +1,4 @@
-"""Owner-only files (haven/file_modes.py): the launcher's start-up check names every file or folder
+"""Owner-only files (haven/ops/file_modes.py): the launcher's start-up check names every file or folder
 holding visitors' data that other local users could read, and says how to fix it."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from haven import file_modes
 from haven import settings as settings_module
+from haven.ops import file_modes
 from haven.settings import ROOT
 
 
@@ -37,7 +37,7 @@ def test_looser_data_files_and_folders_are_named_with_the_fix(tmp_path) -> None:
 
 def test_a_process_that_asks_for_owner_only_files_creates_them_so(tmp_path) -> None:
     code = (
-        "import sqlite3, sys; from haven import file_modes; file_modes.owner_only();"
+        "import sqlite3, sys; from haven.ops import file_modes; file_modes.owner_only();"
         "import os; os.makedirs(sys.argv[1] + '/var');"
         "sqlite3.connect(sys.argv[1] + '/var/x.db').execute('create table t(x)')"
     )
@@ -45,7 +45,7 @@ def test_a_process_that_asks_for_owner_only_files_creates_them_so(tmp_path) -> N
         [sys.executable, "-c", code, str(tmp_path)],
         cwd=ROOT,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ},
     )
     assert oct((tmp_path / "var").stat().st_mode & 0o777) == "0o700"
     assert oct((tmp_path / "var" / "x.db").stat().st_mode & 0o777) == "0o600"
@@ -59,7 +59,7 @@ def test_no_warning_for_a_postgresql_database() -> None:
 def test_the_databases_are_created_owner_only_whatever_the_umask(tmp_path) -> None:
     """A test run or `make purge` may open the default databases before the launcher sets its umask."""
     from haven.db.session import _create_engine
-    from haven.tracker_store import ForgettingSQLTrackerStore
+    from haven.plugins.tracker_store import ForgettingSQLTrackerStore
 
     old = os.umask(0o022)
     try:

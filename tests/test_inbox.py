@@ -19,9 +19,9 @@ import icalendar
 import pytest
 import yaml
 
-from haven import availability, references
 from haven import settings as settings_module
 from haven.db import counts, inbox, migrate, repository, session
+from haven.services import availability, references
 from haven.settings import ROOT
 from tests import staff_signin
 from tests.test_staff import BEARER, HOST, SAME_ORIGIN, call, make_app

@@ -11,7 +11,7 @@ import urllib.request
 import icalendar
 import pytest
 
-from haven import references
+from haven.services import references
 from tests.test_conversations import Visitor, _book, _staff, customs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]

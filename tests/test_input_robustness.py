@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from rasa.shared.nlu.training_data.message import Message
 from sanic import Sanic
 
-from haven import channels
+from haven.plugins import channels
 from haven.settings import ROOT
 from haven.text import break_long_runs, clean_text, shorten, single_line
 from nlu_components.crisis import CrisisDetector
@@ -363,7 +363,8 @@ def test_the_channels_keep_rasas_names() -> None:
     assert channels.HavenRestInput.name() == "rest" and channels.HavenSocketIOInput.name() == "socketio"
     credentials = (ROOT / "credentials.yml").read_text()
     assert (
-        "haven.channels.HavenRestInput" in credentials and "haven.channels.HavenSocketIOInput" in credentials
+        "haven.plugins.channels.HavenRestInput" in credentials
+        and "haven.plugins.channels.HavenSocketIOInput" in credentials
     )
 
 
@@ -494,7 +495,7 @@ def test_the_crisis_detector_sees_what_the_guard_cleaned(detector) -> None:
 
 @pytest.fixture(scope="module")
 def agent():
-    from haven import evaluation
+    from haven_devtools import evaluation
 
     model = ROOT / "models" / "haven.tar.gz"
     if not model.is_file():

@@ -7,7 +7,7 @@ uses is read from its own source, the source of the fixtures it asks for (the mo
 imports from another test module, and the conftest files') and of the module's helpers and constants
 they name, and theirs in turn. Fast to run: no test module is imported.
 
-Not seen by the scan, so marked by hand: a `launcher.Stack` a test starts itself (the scan cannot tell
+Not seen by the scan, so marked by hand: a `processes.Stack` a test starts itself (the scan cannot tell
 a started stack from one refused before it starts) and tests slow for other reasons.
 """
 

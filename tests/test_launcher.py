@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from haven import launcher
 from haven import settings as settings_module
+from haven.ops import processes
 
 SERVER = (
     "import http.server, os, subprocess, sys;"
@@ -29,10 +29,10 @@ def _alive(pid: int) -> bool:
 
 
 def test_rasa_api_is_never_enabled_without_a_token_and_no_secret_is_on_a_command_line() -> None:
-    from haven.rasa_server import api_arguments
+    from haven.plugins.rasa_server import api_arguments
 
     def api_token(env):
-        services = {s.name: s for s in launcher.services(settings_module.load(env))}
+        services = {s.name: s for s in processes.services(settings_module.load(env))}
         rasa, site, actions = services["rasa server"], services["website"], services["action server"]
         token = rasa.env["HAVEN_RASA_API_TOKEN"]
         assert site.env["HAVEN_RASA_API_TOKEN"] == token, "the website server gets the same token"
@@ -42,7 +42,7 @@ def test_rasa_api_is_never_enabled_without_a_token_and_no_secret_is_on_a_command
             assert token not in argv and actions.env["HAVEN_ACTION_TOKEN"] not in argv
             assert "--auth-token" not in argv
             assert token not in repr(service), "the token is kept out of reprs (and so out of logs)"
-        # haven.rasa_server turns the API on inside the process, from its environment.
+        # haven.plugins.rasa_server turns the API on inside the process, from its environment.
         assert api_arguments(["rasa", "run", "--port", "1"], token)[-2:] == [
             "--enable-api",
             f"--auth-token={token}",
@@ -57,14 +57,18 @@ def test_rasa_api_is_never_enabled_without_a_token_and_no_secret_is_on_a_command
 
 def test_a_launcher_with_only_one_of_rasa_and_actions_needs_the_shared_action_secret(tmp_path) -> None:
     (tmp_path / "haven.tar.gz").write_bytes(b"")
-    env = {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_SERVICES": "rasa", "RASA_PORT": str(launcher.free_port())}
-    with pytest.raises(launcher.StackError, match="HAVEN_ACTION_TOKEN must be set"):
-        launcher.Stack(settings_module.load(env)).spawn()
+    env = {
+        "HAVEN_MODEL_DIR": str(tmp_path),
+        "HAVEN_SERVICES": "rasa",
+        "RASA_PORT": str(processes.free_port()),
+    }
+    with pytest.raises(processes.StackError, match="HAVEN_ACTION_TOKEN must be set"):
+        processes.Stack(settings_module.load(env)).spawn()
 
 
 def test_missing_model_is_a_clear_error(tmp_path) -> None:
-    stack = launcher.Stack(settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path)}))
-    with pytest.raises(launcher.StackError, match="no trained model"):
+    stack = processes.Stack(settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path)}))
+    with pytest.raises(processes.StackError, match="no trained model"):
         stack.start()
 
 
@@ -72,10 +76,10 @@ def test_missing_model_is_a_clear_error(tmp_path) -> None:
 def test_stop_leaves_no_process_behind(tmp_path) -> None:
     (tmp_path / "haven.tar.gz").write_bytes(b"")
     settings = settings_module.load(
-        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(launcher.free_port()),
-         "SITE_PORT": str(launcher.free_port()), "RASA_PORT": str(launcher.free_port())}
+        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(processes.free_port()),
+         "SITE_PORT": str(processes.free_port()), "RASA_PORT": str(processes.free_port())}
     )  # fmt: skip
-    stack = launcher.Stack(settings, log_dir=tmp_path / "logs")
+    stack = processes.Stack(settings, log_dir=tmp_path / "logs")
     for service in stack.services:
         port = service.health_url.split(":")[2].split("/")[0]
         service.argv = [sys.executable, "-c", SERVER, port]
@@ -91,7 +95,7 @@ def test_stop_leaves_no_process_behind(tmp_path) -> None:
     leftovers = [int(p) for members in groups.values() for p in members if _alive(int(p))]
     assert leftovers == []
     for port in (settings.action_port, settings.site_port, settings.rasa_port):
-        assert launcher.port_is_free("127.0.0.1", port)
+        assert processes.port_is_free("127.0.0.1", port)
 
 
 def test_busy_port_is_reported_before_anything_starts(tmp_path) -> None:
@@ -102,10 +106,10 @@ def test_busy_port_is_reported_before_anything_starts(tmp_path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        stack = launcher.Stack(
+        stack = processes.Stack(
             settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path), "SITE_PORT": str(port)})
         )
-        with pytest.raises(launcher.StackError, match=str(port)):
+        with pytest.raises(processes.StackError, match=str(port)):
             stack.start()
         assert all(s.process is None for s in stack.services)
 
@@ -118,7 +122,7 @@ def _pgid(pid: int) -> int:
 
 
 def test_default_launch_is_unchanged_by_the_scale_out_settings() -> None:
-    services = launcher.services(settings_module.load({}))
+    services = processes.services(settings_module.load({}))
     assert [s.name for s in services] == ["action server", "website", "rasa server"]
     rasa = services[-1]
     assert rasa.argv[rasa.argv.index("--endpoints") + 1] == str(settings_module.ROOT / "endpoints.yml")
@@ -133,13 +137,13 @@ def test_one_machine_of_a_scale_out_runs_only_the_servers_it_is_given() -> None:
         "HAVEN_ACTION_SERVER_URL": "http://10.0.0.10:5055/webhook",
     }
     settings = settings_module.load(env)
-    [rasa] = launcher.services(settings)
+    [rasa] = processes.services(settings)
     assert rasa.name == "rasa server"
     endpoints = rasa.argv[rasa.argv.index("--endpoints") + 1]
     assert endpoints == str(settings_module.ROOT / "deploy" / "endpoints.scale-out.yml")
     assert rasa.env["SANIC_WORKERS"] == "2"
-    assert launcher.runtime_env(settings, {})["HAVEN_ACTION_URL"] == "http://10.0.0.10:5055/webhook"
-    launcher.check_endpoints(settings, {})  # Redis locks and SQL trackers: several workers are fine
+    assert processes.runtime_env(settings, {})["HAVEN_ACTION_URL"] == "http://10.0.0.10:5055/webhook"
+    processes.check_endpoints(settings, {})  # Redis locks and SQL trackers: several workers are fine
 
 
 def test_several_workers_with_in_memory_stores_are_refused_before_anything_starts(tmp_path) -> None:
@@ -150,10 +154,10 @@ def test_several_workers_with_in_memory_stores_are_refused_before_anything_start
                                (partial, "tracker_store")):  # fmt: skip
         settings = settings_module.load(
             {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_RASA_ENDPOINTS": str(endpoints), "SANIC_WORKERS": "2",
-             "RASA_PORT": str(launcher.free_port()), "HAVEN_SERVICES": "rasa"}
+             "RASA_PORT": str(processes.free_port()), "HAVEN_SERVICES": "rasa"}
         )  # fmt: skip
-        stack = launcher.Stack(settings)
-        with pytest.raises(launcher.StackError, match=f"SANIC_WORKERS=2 needs .*{refused}"):
+        stack = processes.Stack(settings)
+        with pytest.raises(processes.StackError, match=f"SANIC_WORKERS=2 needs .*{refused}"):
             stack.start()
         assert all(s.process is None for s in stack.services)
 
@@ -162,29 +166,30 @@ def test_a_missing_endpoints_file_is_a_clear_error(tmp_path) -> None:
     (tmp_path / "haven.tar.gz").write_bytes(b"")
     settings = settings_module.load(
         {"HAVEN_MODEL_DIR": str(tmp_path), "HAVEN_RASA_ENDPOINTS": str(tmp_path / "nope.yml"),
-         "RASA_PORT": str(launcher.free_port()), "HAVEN_SERVICES": "rasa"}
+         "RASA_PORT": str(processes.free_port()), "HAVEN_SERVICES": "rasa"}
     )  # fmt: skip
-    with pytest.raises(launcher.StackError, match="no Rasa endpoints file"):
-        launcher.Stack(settings).start()
+    with pytest.raises(processes.StackError, match="no Rasa endpoints file"):
+        processes.Stack(settings).start()
 
 
 def test_store_types_are_read_with_environment_expansion(tmp_path) -> None:
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text("lock_store:\n  type: ${LOCKS}\ntracker_store:\n  type: SQL\n")
-    assert launcher._store_types(endpoints, {"LOCKS": "redis"}) == {
+    assert processes._store_types(endpoints, {"LOCKS": "redis"}) == {
         "lock_store": "redis",
         "tracker_store": "sql",
     }
 
 
-def _stand_in_stack(tmp_path, extra_env=None) -> launcher.Stack:
+def _stand_in_stack(tmp_path, extra_env=None) -> processes.Stack:
     """A Stack whose three servers are small HTTP servers (with a grandchild each), started."""
     (tmp_path / "haven.tar.gz").write_bytes(b"")
     settings = settings_module.load(
-        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(launcher.free_port()),
-         "SITE_PORT": str(launcher.free_port()), "RASA_PORT": str(launcher.free_port()), **(extra_env or {})}
+        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(processes.free_port()),
+         "SITE_PORT": str(processes.free_port()), "RASA_PORT": str(processes.free_port()),
+         **(extra_env or {})}
     )  # fmt: skip
-    stack = launcher.Stack(settings, log_dir=tmp_path / "logs")
+    stack = processes.Stack(settings, log_dir=tmp_path / "logs")
     for service in stack.services:
         port = service.health_url.split(":")[2].split("/")[0]
         service.argv = [sys.executable, "-c", SERVER, port]
@@ -214,7 +219,7 @@ def test_a_killed_server_is_restarted_with_backoff_while_the_others_keep_serving
         assert actions.process.pid != old and actions.process.poll() is None
         assert time.monotonic() - began >= 1.0, "the first restart waits 1 s"
         assert "The action server was killed by signal 9; restarting it in 1 s" in said[0]
-        assert all(launcher._answers(s.health_url) for s in others), "the others never stopped"
+        assert all(processes.answers(s.health_url) for s in others), "the others never stopped"
         assert all(s.process.poll() is None for s in others)
         # Again: the second crash within the window waits twice as long.
         os.kill(actions.process.pid, 9)
@@ -224,7 +229,7 @@ def test_a_killed_server_is_restarted_with_backoff_while_the_others_keep_serving
     finally:
         stack.stop()
     for port in (stack.settings.action_port, stack.settings.site_port, stack.settings.rasa_port):
-        assert launcher.port_is_free("127.0.0.1", port)
+        assert processes.port_is_free("127.0.0.1", port)
 
 
 @pytest.mark.e2e
@@ -244,13 +249,13 @@ def test_a_server_that_keeps_crashing_is_given_up_on_and_the_others_keep_serving
         assert "The other servers keep running" in said[-1]
         assert stack.supervise(said.append) is True, "the launcher carries on with the others"
         for service in (stack.services[0], stack.services[2]):
-            assert launcher._answers(service.health_url)
+            assert processes.answers(service.health_url)
     finally:
         stack.stop()
 
 
 def test_restart_policy_backoff_doubles_to_30_s_and_forgets_old_crashes() -> None:
-    from haven.supervisor import RestartPolicy
+    from haven.ops.supervisor import RestartPolicy
 
     policy = RestartPolicy(limit=8, window_s=600)
     assert [policy.crashed(t) for t in range(8)] == [1, 2, 4, 8, 16, 30, 30, 30]
@@ -262,8 +267,8 @@ def test_restart_policy_backoff_doubles_to_30_s_and_forgets_old_crashes() -> Non
 
 def test_servers_get_one_blas_thread_unless_the_operator_says_otherwise() -> None:
     settings = settings_module.load({})
-    assert launcher.runtime_env(settings, {})["OPENBLAS_NUM_THREADS"] == "1"
-    assert launcher.runtime_env(settings, {"OPENBLAS_NUM_THREADS": "4"})["OPENBLAS_NUM_THREADS"] == "4"
+    assert processes.runtime_env(settings, {})["OPENBLAS_NUM_THREADS"] == "1"
+    assert processes.runtime_env(settings, {"OPENBLAS_NUM_THREADS": "4"})["OPENBLAS_NUM_THREADS"] == "4"
 
 
 @pytest.mark.parametrize("token", ["-starts-with-a-dash_0123456789abcdefghijklmnop", "--twice", "plain"])
@@ -272,7 +277,7 @@ def test_rasa_reads_any_api_token_the_launcher_passes(token) -> None:
     separate argument made `rasa run` exit with "expected one argument")."""
     from rasa.__main__ import create_argument_parser
 
-    from haven.rasa_server import api_arguments
+    from haven.plugins.rasa_server import api_arguments
 
     argv = api_arguments(["rasa", "run", "--port", "1"], token)
     parsed = create_argument_parser().parse_args(argv[1:])

@@ -1,9 +1,9 @@
 """Load: 20 concurrent senders for a whole minute against the real servers, with no error and no
 memory growth beyond what the conversations themselves need.
 
-The servers are a dedicated stack (haven.launcher.Stack, what `make run` starts) on free ports with
+The servers are a dedicated stack (haven.ops.launcher.Stack, what `make run` starts) on free ports with
 a throw-away database, so the bookings made here never fill the calendar other tests book from. The
-traffic is `make bench`'s Haven mix (haven/loadgen.py): article questions, crisis messages, whole
+traffic is `make bench`'s Haven mix (haven_devtools/loadgen.py): article questions, crisis messages, whole
 six-turn bookings and small talk, each conversation under its own sender id.
 
 HAVEN_LOAD_TEST_SECONDS shortens the minute for a local run (e.g. 10); CI (`.ci/run`) does not set
@@ -32,9 +32,10 @@ from typing import Dict, Iterator
 
 import pytest
 
-from haven import launcher, loadgen
 from haven import settings as settings_module
+from haven.ops import processes
 from haven.settings import ROOT
+from haven_devtools import loadgen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -47,21 +48,21 @@ OTHER_GROWTH_MB = 15.0
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Stack]:
-    model = ROOT / "models" / launcher.MODEL_FILE
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[processes.Stack]:
+    model = ROOT / "models" / processes.MODEL_FILE
     if not model.is_file():
         pytest.fail(f"no trained model at {model}: run the suite through `make test`, which trains it")
     tmp = tmp_path_factory.mktemp("load")
     env = {
         **os.environ,
-        "RASA_PORT": str(launcher.free_port()),
-        "ACTION_PORT": str(launcher.free_port()),
-        "SITE_PORT": str(launcher.free_port()),
+        "RASA_PORT": str(processes.free_port()),
+        "ACTION_PORT": str(processes.free_port()),
+        "SITE_PORT": str(processes.free_port()),
         "DATABASE_URL": f"sqlite:///{tmp / 'haven.db'}",
         "HAVEN_TRACKER_DB": str(tmp / "rasa-tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
     }
-    servers = launcher.Stack(settings_module.load(env), log_dir=tmp / "logs", env=env)
+    servers = processes.Stack(settings_module.load(env), log_dir=tmp / "logs", env=env)
     servers.start()
     try:
         yield servers
@@ -69,7 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Stack]:
         servers.stop()
 
 
-def memory(stack: launcher.Stack) -> Dict[str, float]:
+def memory(stack: processes.Stack) -> Dict[str, float]:
     return {s.name: loadgen.memory_mb(s.process.pid)["rss_mb"] for s in stack.services if s.process}
 
 

@@ -1,4 +1,4 @@
-"""haven.lock_store.AtomicRedisLockStore against a real Redis: Rasa's ticket locks, kept correct when
+"""haven.plugins.lock_store.AtomicRedisLockStore against a real Redis: Rasa's ticket locks, kept correct when
 many processes change one conversation's lock at once (skipped without redis-server, unless
 HAVEN_REQUIRE_REDIS=1)."""
 
@@ -12,7 +12,7 @@ import pytest
 from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from haven.lock_store import AtomicRedisLockStore
+from haven.plugins.lock_store import AtomicRedisLockStore
 from tests.throwaway import ThrowawayRedis
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.e2e
 def _store(redis_server: ThrowawayRedis) -> AtomicRedisLockStore:
     """Built the way Rasa builds a custom lock store from endpoints.yml."""
     config = EndpointConfig.from_dict(
-        {"type": "haven.lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": str(redis_server.port),
+        {"type": "haven.plugins.lock_store.AtomicRedisLockStore", "url": "127.0.0.1",
+         "port": str(redis_server.port),
          "password": redis_server.password, "db": "1", "key_prefix": "haven"}
     )  # fmt: skip
     return AtomicRedisLockStore(endpoint_config=config)

@@ -1,4 +1,4 @@
-"""haven.notify against a real (tiny, asyncio) SMTP server on a free loopback port."""
+"""haven.services.notify against a real (tiny, asyncio) SMTP server on a free loopback port."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import List
 
 import pytest
 
-from haven import notify
 from haven import settings as settings_module
 from haven.db import migrate, repository, session
+from haven.services import notify
 
 VISITOR = "Zelda Quux"
 VISITOR_EMAIL = "zelda.quux@example.org"
@@ -213,7 +213,7 @@ def test_several_recipients_and_the_background_helper() -> None:
 
 
 def test_unreachable_smtp_returns_false(caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="haven.notify")
+    caplog.set_level(logging.WARNING, logger="haven.services.notify")
     started = time.monotonic()
     assert notify.notify("booking", "HV-7K3Q9P", settings=smtp_settings(closed_port())) is False
     assert time.monotonic() - started < 5
@@ -242,7 +242,7 @@ def test_starttls_is_required_by_default(caplog) -> None:
 
 
 def test_free_text_never_becomes_an_email(caplog) -> None:
-    caplog.set_level(logging.DEBUG, logger="haven.notify")
+    caplog.set_level(logging.DEBUG, logger="haven.services.notify")
     with TinySmtpServer() as server:
         settings = smtp_settings(server.port)
         assert notify.notify("booking", f"{VISITOR} <{VISITOR_EMAIL}>", settings=settings) is False

@@ -2,7 +2,7 @@
 
 A stock `socket.io-client` 4 from npm with its default transports (long-polling, then the upgrade
 to WebSocket), run by node, and botfront's `rasa-webchat` (npm) in Chromium on a page served from
-an allowed origin: both must show the answer to a topic question. Before haven/sanic_websocket.py
+an allowed origin: both must show the answer to a topic question. Before haven/plugins/sanic_websocket.py
 the upgrade got `101` and then the socket was torn down (Sanic 21.12's websocket code on Python
 3.11), so the node client never got a reply and rasa-webchat showed nothing.
 """

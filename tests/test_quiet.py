@@ -8,8 +8,9 @@ import warnings
 
 import pytest
 
-from haven import launcher, quiet
 from haven import settings as settings_module
+from haven.ops import processes
+from haven.plugins import quiet
 
 
 class ThirdPartyDeprecation(UserWarning, DeprecationWarning):
@@ -67,5 +68,5 @@ def test_rasa_warning_set_up_no_longer_brings_back_pyparsing_deprecations(monkey
 
 def test_the_launcher_asks_for_a_quiet_start_unless_the_operator_set_warnings() -> None:
     settings = settings_module.load({})
-    assert launcher.runtime_env(settings, {})["PYTHONWARNINGS"] == quiet.QUIET
-    assert launcher.runtime_env(settings, {"PYTHONWARNINGS": "default"})["PYTHONWARNINGS"] == "default"
+    assert processes.runtime_env(settings, {})["PYTHONWARNINGS"] == quiet.QUIET
+    assert processes.runtime_env(settings, {"PYTHONWARNINGS": "default"})["PYTHONWARNINGS"] == "default"

@@ -12,7 +12,7 @@ import pytest
 from haven.settings import ROOT
 
 MODEL = ROOT / "models" / "haven.tar.gz"
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT)}
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
 
 
 def _rasa(*args: str) -> subprocess.CompletedProcess:
@@ -37,7 +37,7 @@ def test_the_trained_model_is_up_to_date_with_the_data() -> None:
 
 @pytest.fixture(scope="module")
 def agent():
-    from haven import evaluation
+    from haven_devtools import evaluation
 
     return evaluation.load_agent(MODEL)
 

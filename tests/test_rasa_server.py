@@ -1,4 +1,4 @@
-"""haven.rasa_server: Rasa's action response check with the schema compiled once, same verdicts."""
+"""haven.plugins.rasa_server: Rasa's action response check with the schema compiled once, same verdicts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-from haven import launcher, rasa_server
 from haven import settings as settings_module
+from haven.ops import processes
+from haven.plugins import rasa_server
 from haven.settings import ROOT
 
 VALID = {
@@ -41,7 +42,7 @@ def action() -> RemoteAction:
 
 
 def test_the_fix_replaces_rasas_check(action) -> None:
-    assert "haven.rasa_server" in (RemoteAction._validate_action_result.__doc__ or "")
+    assert "haven.plugins.rasa_server" in (RemoteAction._validate_action_result.__doc__ or "")
 
 
 def test_a_valid_response_passes(action) -> None:
@@ -66,15 +67,15 @@ def test_odd_responses_get_the_same_verdict_and_error_as_with_stock_rasa(action,
 
 
 def test_the_launcher_runs_rasa_through_the_fix() -> None:
-    [rasa] = [s for s in launcher.services(settings_module.load({})) if s.name == "rasa server"]
-    assert rasa.argv[1:4] == ["-m", "haven.rasa_server", "run"]
+    [rasa] = [s for s in processes.services(settings_module.load({})) if s.name == "rasa server"]
+    assert rasa.argv[1:4] == ["-m", "haven.plugins.rasa_server", "run"]
 
 
 def test_the_module_is_rasas_own_command_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "haven.rasa_server", "--version"],
+        [sys.executable, "-m", "haven.plugins.rasa_server", "--version"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={"PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Rasa Version" in done.stdout and "3.6" in done.stdout

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
-from haven import launcher
 from haven import settings as settings_module
+from haven.ops import processes
 from tests.test_conversations import Visitor, _book, customs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -23,18 +23,18 @@ class _Live:
 
 def test_a_booking_survives_restarting_all_three_servers(tmp_path) -> None:
     env = {
-        "RASA_PORT": str(launcher.free_port()), "ACTION_PORT": str(launcher.free_port()),
-        "SITE_PORT": str(launcher.free_port()),
+        "RASA_PORT": str(processes.free_port()), "ACTION_PORT": str(processes.free_port()),
+        "SITE_PORT": str(processes.free_port()),
         "HAVEN_STAFF_TOKEN": "restart-token-0123456789abcdef0123456789",
         "DATABASE_URL": f"sqlite:///{tmp_path}/haven.db",
         "HAVEN_TRACKER_DB": str(tmp_path / "rasa-tracker.db"),
     }  # fmt: skip
     settings = settings_module.load(env)
     server_env = {**os.environ, **env}
-    with launcher.Stack(settings, log_dir=tmp_path / "logs-1", env=server_env):
+    with processes.Stack(settings, log_dir=tmp_path / "logs-1", env=server_env):
         done = _book(Visitor(_Live(settings)))
     [booking] = [c["booking"] for c in customs(done) if "booking" in c]
-    with launcher.Stack(settings, log_dir=tmp_path / "logs-2", env=server_env):
+    with processes.Stack(settings, log_dir=tmp_path / "logs-2", env=server_env):
         request = urllib.request.Request(
             f"{_Live(settings).site}/staff/api/bookings",
             headers={"Authorization": "Bearer restart-token-0123456789abcdef0123456789"},

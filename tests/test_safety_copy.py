@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from haven import safety
+from haven.services import safety
 from haven.settings import ROOT
 
 DOMAIN_TEXT = (ROOT / "domain.yml").read_text()

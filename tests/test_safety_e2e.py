@@ -14,9 +14,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from haven import evaluation, launcher
 from haven import settings as settings_module
+from haven.ops import processes
 from haven.settings import ROOT
+from haven_devtools import evaluation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 CRISIS, CALM = evaluation.crisis_set()
@@ -134,15 +135,15 @@ def test_help_stays_after_i_am_fine(live_haven) -> None:
 @pytest.fixture(scope="module")
 def rasa_without_actions(tmp_path_factory):
     """A Rasa server whose action server is unreachable: the port is closed."""
-    port, dead = launcher.free_port(), launcher.free_port()
+    port, dead = processes.free_port(), processes.free_port()
     settings = settings_module.load({"RASA_PORT": str(port), "ACTION_PORT": str(dead)})
-    rasa = next(s for s in launcher.services(settings) if s.name == "rasa server")
+    rasa = next(s for s in processes.services(settings) if s.name == "rasa server")
     log = tmp_path_factory.mktemp("no-actions") / "rasa.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             rasa.argv,
             cwd=ROOT,
-            env={**launcher.runtime_env(settings), **rasa.env},
+            env={**processes.runtime_env(settings), **rasa.env},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

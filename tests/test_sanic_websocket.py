@@ -1,4 +1,5 @@
-"""haven/sanic_websocket.py: Sanic 21.12's websocket receive works on Python 3.11 (the stock one raises
+"""haven/plugins/sanic_websocket.py: Sanic 21.12's websocket receive works on Python 3.11 (the stock one
+raises
 TypeError at the first read: asyncio.wait() refuses bare coroutines). The outside clients' tests
 (tests/test_outside_clients.py) show it end to end; this shows the one change in-process."""
 
@@ -11,8 +12,8 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 from websockets.frames import Frame, Opcode
 from websockets.server import ServerConnection
 
-import haven.channels  # noqa: F401 - installs the fix, as Rasa loading credentials.yml does
-from haven import sanic_websocket
+import haven.plugins.channels  # noqa: F401 - installs the fix, as Rasa loading credentials.yml does
+from haven.plugins import sanic_websocket
 
 
 def open_protocol() -> WebsocketImplProtocol:
@@ -33,8 +34,8 @@ async def receive(method) -> object:
 
 def test_the_fix_is_installed_once_and_reports_it() -> None:
     assert sanic_websocket.install() and sanic_websocket.install()
-    assert WebsocketImplProtocol.recv.__module__ == "haven.sanic_websocket"
-    assert WebsocketImplProtocol.recv_burst.__module__ == "haven.sanic_websocket"
+    assert WebsocketImplProtocol.recv.__module__ == "haven.plugins.sanic_websocket"
+    assert WebsocketImplProtocol.recv_burst.__module__ == "haven.plugins.sanic_websocket"
 
 
 def test_a_message_is_received() -> None:

@@ -1,6 +1,6 @@
 """Scale-out on Rasa's own supported path (deploy/): one conversation across two Rasa servers.
 
-A real Redis (the lock store, haven.lock_store.AtomicRedisLockStore) and a real PostgreSQL (Rasa's
+A real Redis (the lock store, haven.plugins.lock_store.AtomicRedisLockStore) and a real PostgreSQL (Rasa's
 SQL tracker store, and the application database) are started for this module, then one action
 server and two Rasa servers, each by the launcher with HAVEN_SERVICES and
 HAVEN_RASA_ENDPOINTS=deploy/endpoints.scale-out.yml, on free ports. Server A runs two Sanic workers
@@ -29,9 +29,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from haven import launcher
 from haven import settings as settings_module
 from haven.db import repository, session
+from haven.ops import processes
 from haven.settings import ROOT
 from tests.throwaway import ThrowawayPostgres, ThrowawayRedis, running
 
@@ -99,7 +99,7 @@ def databases(postgres_admin: str) -> Iterator[Databases]:
 class ScaleOut:
     rasa_a: str
     rasa_b: str
-    stacks: Dict[str, launcher.Stack]
+    stacks: Dict[str, processes.Stack]
     databases: Databases
     redis: ThrowawayRedis
     token = ""
@@ -135,7 +135,7 @@ class ScaleOut:
             engine.dispose()
 
 
-def _logs(stacks: Dict[str, launcher.Stack]) -> str:
+def _logs(stacks: Dict[str, processes.Stack]) -> str:
     parts = []
     for name, stack in stacks.items():
         for log in sorted(stack.log_dir.glob("*.log")) if stack.log_dir else []:
@@ -147,11 +147,11 @@ def _logs(stacks: Dict[str, launcher.Stack]) -> str:
 def scale_out(
     redis_server: ThrowawayRedis, databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScaleOut]:
-    model = ROOT / "models" / launcher.MODEL_FILE
+    model = ROOT / "models" / processes.MODEL_FILE
     if not model.is_file():
         pytest.fail(f"no trained model at {model}: run `make train` first")
     logs = tmp_path_factory.mktemp("scale-out")
-    action_port = launcher.free_port()
+    action_port = processes.free_port()
     common = {
         **os.environ,
         **databases.tracker_env,
@@ -172,18 +172,18 @@ def scale_out(
         "rasa-a": {
             **common,
             "HAVEN_SERVICES": "rasa",
-            "RASA_PORT": str(launcher.free_port()),
+            "RASA_PORT": str(processes.free_port()),
             "SANIC_WORKERS": "2",
         },
         "rasa-b": {
             **common,
             "HAVEN_SERVICES": "rasa",
-            "RASA_PORT": str(launcher.free_port()),
+            "RASA_PORT": str(processes.free_port()),
             "SANIC_WORKERS": "1",
         },
     }
     stacks = {
-        name: launcher.Stack(settings_module.load(env), log_dir=logs / name, env=env)
+        name: processes.Stack(settings_module.load(env), log_dir=logs / name, env=env)
         for name, env in environments.items()
     }
     try:
@@ -194,21 +194,21 @@ def scale_out(
         for name, stack in stacks.items():
             try:
                 stack.wait_until_ready(timeout=START_TIMEOUT)
-            except launcher.StackError as error:
+            except processes.StackError as error:
                 pytest.fail(f"{name} did not start: {error}\n{_logs(stacks)}")
         rasa = {name: f"http://127.0.0.1:{stack.settings.rasa_port}" for name, stack in stacks.items()}
         ScaleOut.token = common["RASA_AUTH_TOKEN"]
         yield ScaleOut(rasa["rasa-a"], rasa["rasa-b"], stacks, databases, redis_server)
     finally:
         with ThreadPoolExecutor(max_workers=len(stacks)) as pool:  # each takes seconds: stop them together
-            list(pool.map(launcher.Stack.stop, stacks.values()))
+            list(pool.map(processes.Stack.stop, stacks.values()))
         shutil.rmtree(ARTIFACTS, ignore_errors=True)
         shutil.copytree(logs, ARTIFACTS)  # for CI: the servers' logs (test-artifacts/ is not committed)
     for name, stack in stacks.items():
         for service in stack.services:
             assert service.process is not None and service.process.poll() is not None, f"{name} still runs"
         port = stack.settings.rasa_port if name.startswith("rasa") else stack.settings.action_port
-        assert launcher.port_is_free("127.0.0.1", port), f"{name}: port {port} still held after stop"
+        assert processes.port_is_free("127.0.0.1", port), f"{name}: port {port} still held after stop"
 
 
 def texts(replies: List[Dict[str, Any]]) -> str:
@@ -304,7 +304,7 @@ def test_messages_sent_to_both_servers_at_once_are_all_kept(scale_out: ScaleOut)
     """The lock store orders one conversation's simultaneous messages across servers and workers.
 
     With Rasa 3.6's own RedisLockStore some of these messages are handled at the same time and their
-    events lost from the tracker (haven/lock_store.py); with AtomicRedisLockStore none are.
+    events lost from the tracker (haven/plugins/lock_store.py); with AtomicRedisLockStore none are.
     """
     messages = ["/greet", "/what_is_trauma_bond", "/how_to_heal", "/why_logic_fails"]
     servers = [scale_out.rasa_a, scale_out.rasa_b] * 2

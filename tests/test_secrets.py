@@ -115,7 +115,7 @@ def test_the_scan_leaves_settings_code_and_docs_alone(tmp_path, line) -> None:
 # the way the launcher does) only pass the environment on to the processes they start.
 ENVIRONMENT_READERS = {
     "haven/settings.py",
-    "haven/launcher.py",
+    "haven/ops/launcher.py",
     "scripts/bench.py",
     "scripts/profile_turn.py",
 }

@@ -381,17 +381,16 @@ def test_the_running_website_server_limits_a_client_and_says_when_to_come_back(t
     import sys
     import time
 
-    from haven import launcher
+    from haven.ops import processes
     from haven.settings import ROOT
 
-    port = launcher.free_port()
+    port = processes.free_port()
     env = {
         **os.environ,
         "SITE_PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'haven.db'}",
         "HAVEN_RATE_LIMIT_PER_MINUTE": "6",
         "HAVEN_RATE_LIMIT_BURST": "3",
-        "PYTHONPATH": str(ROOT),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "website"],

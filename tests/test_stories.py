@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from actions import digression
-from haven import launcher
+from haven.ops import processes
 from haven.settings import ROOT
 
 STORIES = ROOT / "tests" / "stories"
@@ -43,10 +43,10 @@ def test_every_digression_intent_has_a_rule_in_each_form() -> None:
 @pytest.mark.model
 @pytest.mark.slow
 def test_the_form_stories_pass_rasa_test_core(tmp_path) -> None:
-    model = ROOT / "models" / launcher.MODEL_FILE
+    model = ROOT / "models" / processes.MODEL_FILE
     if not model.is_file():
         pytest.fail(f"no trained model at {model}: run the suite through `make test`, which trains it")
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     result = subprocess.run(
         [sys.executable, "-m", "rasa", "test", "core", "--stories", str(STORIES),
          "--model", str(model), "--out", str(tmp_path), "--fail-on-prediction-errors", "--no-plot"],

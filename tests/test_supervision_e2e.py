@@ -1,4 +1,4 @@
-"""The launcher as people run it (`python -m haven.launcher`), with its servers crashing (issue 11), plus
+"""The launcher as people run it (`python -m haven.ops.launcher`), with its servers crashing (issue 11), plus
 what it must never expose (issue 12.2, 12.3) and the files it leaves (issue 11.4).
 
 One launcher for the module, on free ports, with its databases in a private var/ folder:
@@ -27,8 +27,8 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from haven import launcher
 from haven import settings as settings_module
+from haven.ops import processes
 from haven.settings import ROOT
 from tests.test_conversations import Visitor, customs, texts
 from tests.test_faults_e2e import booking_in, booking_up_to_the_summary
@@ -56,8 +56,8 @@ class Supervised:
     def children(self) -> Dict[str, int]:
         """The launcher's servers by name: pid (the current ones, after any restart)."""
         marks = {
-            "action server": "haven.action_server",
-            "rasa server": "haven.rasa_server",
+            "action server": "haven.plugins.action_server",
+            "rasa server": "haven.plugins.rasa_server",
             "website": "website",
         }
         found = {}
@@ -66,7 +66,7 @@ class Supervised:
                 continue
             argv = _cmdline(pid)
             for name, mark in marks.items():
-                if mark in argv and "haven.retention" not in argv:
+                if mark in argv and "haven.ops.retention" not in argv:
                     found[name] = pid
         return found
 
@@ -107,7 +107,7 @@ def descendants(root: int) -> List[int]:
 
 
 def answers(url: str) -> bool:
-    return launcher._answers(url)
+    return processes.answers(url)
 
 
 def wait_for(check, timeout: float, what: str) -> float:
@@ -120,7 +120,7 @@ def wait_for(check, timeout: float, what: str) -> float:
 
 @pytest.fixture(scope="module")
 def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
-    model = ROOT / "models" / launcher.MODEL_FILE
+    model = ROOT / "models" / processes.MODEL_FILE
     if not model.is_file():
         pytest.fail(f"no trained model at {model}: run the suite through `make test`, which trains it")
     tmp = tmp_path_factory.mktemp("supervised")
@@ -128,9 +128,9 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
     env = {
         **os.environ,
         **SECRETS,
-        "RASA_PORT": str(launcher.free_port()),
-        "ACTION_PORT": str(launcher.free_port()),
-        "SITE_PORT": str(launcher.free_port()),
+        "RASA_PORT": str(processes.free_port()),
+        "ACTION_PORT": str(processes.free_port()),
+        "SITE_PORT": str(processes.free_port()),
         "DATABASE_URL": f"sqlite:///{var / 'haven.db'}",
         "HAVEN_TRACKER_DB": str(var / "rasa-tracker.db"),
         "HAVEN_RATE_LIMIT_PER_MINUTE": "0",
@@ -140,7 +140,11 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
     log = tmp / "launcher.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "haven.launcher"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "haven.ops.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         live = Supervised(process, settings, log, var)
         try:
@@ -160,7 +164,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
     assert code == 0, f"launcher exited with {code}:\n{output[-3000:]}"
     assert "All servers stopped." in output
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
-        assert launcher.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
+        assert processes.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
     for typed in (CRISIS.lower(), "sage@example.org", "why do i still feel attached"):
         assert typed not in output.lower(), f"visitor text in the launcher's output: {typed!r}"
 

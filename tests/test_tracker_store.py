@@ -14,9 +14,9 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from haven import settings
-from haven.availability import therapist_timezone
 from haven.db import counts
-from haven.tracker_store import ForgettingSQLTrackerStore
+from haven.plugins.tracker_store import ForgettingSQLTrackerStore
+from haven.services.availability import therapist_timezone
 
 DOMAIN = Domain.empty()
 WORDS = "he lied to me for years"

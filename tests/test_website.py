@@ -87,9 +87,9 @@ def test_forget_refuses_a_malformed_sender_id(app, sender) -> None:
 
 
 def test_forget_answers_503_when_rasa_cannot_be_reached(tmp_path) -> None:
-    from haven import launcher
+    from haven.ops import processes
 
-    env = {"RASA_PORT": str(launcher.free_port()), "HAVEN_RASA_API_TOKEN": "t",
+    env = {"RASA_PORT": str(processes.free_port()), "HAVEN_RASA_API_TOKEN": "t",
            "DATABASE_URL": f"sqlite:///{tmp_path}/haven.db"}  # fmt: skip
     _, response = create_app(settings_module.load(env)).test_client.post(
         "/api/conversations/0123456789abcdef0123456789abcdef/forget"

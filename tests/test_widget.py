@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
-from haven import safety
+from haven.services import safety
 from haven.settings import ROOT
 from website import widget as widget_module
 

@@ -15,8 +15,8 @@ from typing import List
 
 import pytest
 
-from haven import safety
 from haven import settings as settings_module
+from haven.services import safety
 from haven.settings import ROOT
 from website import widget
 from website.app import create_app

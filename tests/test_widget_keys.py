@@ -9,7 +9,7 @@ from typing import Iterator, List
 import pytest
 import yaml
 
-from haven import safety
+from haven.services import safety
 from haven.settings import ROOT
 from tests.js_clients import package
 from tests.test_widget import (  # noqa: F401 - pytest fixtures used by name

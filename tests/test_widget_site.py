@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from haven import safety
 from haven import settings as settings_module
+from haven.services import safety
 from website.app import create_app
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, NoReturn, Optional, Tuple
 
 import pytest
 
-from haven.launcher import _die_with_parent as die_with_parent
+from haven.ops.processes import die_with_parent
 
 
 def unavailable(what: str, flag: str, error: BaseException) -> NoReturn:

@@ -2,7 +2,7 @@
 
 import sys
 
-from haven import quiet
+from haven.plugins import quiet
 
 quiet.quiet_deprecation_warnings()  # before Sanic's and the database's imports print them
 

@@ -10,7 +10,7 @@ import aiohttp
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from haven import safety
+from haven.services import safety
 
 logger = logging.getLogger(__name__)
 

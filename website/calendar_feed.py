@@ -20,8 +20,8 @@ from typing import Iterable
 
 from icalendar import Calendar, Event
 
-from haven.availability import therapist_timezone
 from haven.db.repository import BookingRecord
+from haven.services.availability import therapist_timezone
 from haven.settings import Settings
 from website import inbox_view
 

@@ -4,7 +4,7 @@ could not answer, and an edit form that writes content/faq.yml.
 Why it is built this way:
 - The staff sign-in is being rewritten elsewhere, so the guard is a parameter: `guarded(api=, write=)`
   from website/staff.py's create_blueprint. Posts need its CSRF token like every staff form.
-- An edit is validated by the same loader the action server uses (haven/faq.py), then written
+- An edit is validated by the same loader the action server uses (haven/services/faq.py), then written
   atomically; the action servers see the new mtime and reload on the next question. No `rasa train`.
 - An answer is `approved` only when she ticks "I have reviewed this answer"; otherwise it is saved as
   `to_fill` and visitors get the honest "I don't have that". Who and when are recorded in the file.
@@ -24,8 +24,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from haven import faq
 from haven.db import faq_questions
+from haven.services import faq
 
 COUNT_DAYS = 30
 MAX_NAME = 80

@@ -15,7 +15,7 @@ Why it is built this way:
   first, and "mark handled" works on many items at once with an undo (the undo reopens only what
   that one action closed: the items carry its exact time stamp).
 - A conversation id is the visitor's capability (issue 12): pages, CSV, JSON and the calendar show
-  a short keyed hash of it instead (haven/references.py), never the id.
+  a short keyed hash of it instead (haven/services/references.py), never the id.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from haven import content, references
-from haven.availability import therapist_timezone
 from haven.db import inbox as inbox_db
 from haven.db import migrate, repository
 from haven.db import staff_accounts as accounts
 from haven.db.repository import DatabaseUnavailable
+from haven.services import content, references
+from haven.services.availability import therapist_timezone
 from website import calendar_feed, faq_admin, inbox_view, insights, staff_auth
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from typing import Any, Dict, Mapping, Set
 
 import yaml
 
-from haven import content, safety
+from haven.services import content, safety
 from haven.settings import ROOT, Settings
 
 COPY_FILE = "widget.yml"

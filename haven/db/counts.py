@@ -26,10 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from haven import settings as settings_module
-from haven.availability import therapist_timezone
 from haven.db import migrate
 from haven.db.models import WeeklyCount
 from haven.db.session import resolve_url, retrying, session_scope
+from haven.services.availability import therapist_timezone
 
 log = logging.getLogger(__name__)
 

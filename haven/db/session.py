@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from haven import file_modes
+from haven.ops import file_modes
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def sqlite_engine(url: URL, *, future: bool = True) -> Engine:
     synchronous=NORMAL: one commit is one write to the log, not several fsyncs of a rollback journal,
     and a crash of the process loses nothing committed (a power cut can lose the last commits, never
     consistency). The file and its folder are created owner-only first. The application database
-    uses it, and so does Rasa's tracker store (haven/tracker_store.py, with `future=False` for Rasa's
+    uses it, and so does Rasa's tracker store (haven/plugins/tracker_store.py, with `future=False` for Rasa's
     1.x-style sessions)."""
     timeout_s = float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT_S))
     path = _sqlite_file(url)

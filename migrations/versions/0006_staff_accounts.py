@@ -9,7 +9,7 @@ Create Date: 2026-12-05
 - `staff_sessions`: a browser's sign-in, keyed by the SHA-256 of its random cookie value, so a copy
   of the database does not hold usable cookies; deleting the row ends the session.
 - `staff_signins`: when, which username, the result and the client address; never the password.
-  Kept 90 days (haven/retention.py).
+  Kept 90 days (haven/ops/retention.py).
 """
 
 from alembic import op

@@ -41,7 +41,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
-from haven import safety
+from haven.services import safety
 from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES, resolve_path
 from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY

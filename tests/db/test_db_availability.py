@@ -1,4 +1,4 @@
-"""haven.availability: weekly schedule -> free slots, across DST changes, minus booked slots."""
+"""haven.services.availability: weekly schedule -> free slots, across DST changes, minus booked slots."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from haven import availability
-from haven.availability import ScheduleError, next_free_slots, parse_schedule
 from haven.db import repository
+from haven.services import availability
+from haven.services.availability import ScheduleError, next_free_slots, parse_schedule
 
 NY = ZoneInfo("America/New_York")
 UTC = UTC

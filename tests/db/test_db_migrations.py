@@ -81,7 +81,7 @@ def test_models_match_migrations(database_url):
 
 def test_concurrent_upgrades_from_separate_processes(database_url):
     """The three servers start together and each runs the migrations."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ}
     env.pop("DATABASE_URL", None)
     processes = [
         subprocess.Popen(
@@ -103,7 +103,7 @@ def test_concurrent_upgrades_from_separate_processes(database_url):
 
 def test_alembic_cli_takes_url_argument(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ}
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
         [

@@ -1,4 +1,4 @@
-"""Retention (haven/retention.py, `make purge`) on SQLite and on a throwaway PostgreSQL, with rows
+"""Retention (haven/ops/retention.py, `make purge`) on SQLite and on a throwaway PostgreSQL, with rows
 dated in the past: old conversations and long-handled items go, recent and unhandled ones stay, and
 a SQLite file shrinks and no longer holds the deleted words."""
 
@@ -18,12 +18,12 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from haven import retention
 from haven import settings as settings_module
 from haven.db import repository
 from haven.db.models import Booking, HandoffRequest, SafetyEvent
+from haven.ops import retention
+from haven.plugins.tracker_store import ForgettingSQLTrackerStore
 from haven.settings import ROOT
-from haven.tracker_store import ForgettingSQLTrackerStore
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 OLD_WORDS = "he lied to me for years and I found the messages"
@@ -47,12 +47,13 @@ def endpoints_for(tmp_path: Path, db_url: str) -> tuple[Path, dict]:
     path = tmp_path / "endpoints.yml"
     if url.get_backend_name() == "sqlite":
         path.write_text(
-            "tracker_store:\n  type: haven.tracker_store.ForgettingSQLTrackerStore\n"
+            "tracker_store:\n  type: haven.plugins.tracker_store.ForgettingSQLTrackerStore\n"
             "  dialect: sqlite\n  db: ${HAVEN_TRACKER_DB}\n"
         )
         return path, {"dialect": "sqlite", "db": str(tmp_path / "var" / "rasa-tracker.db")}
     path.write_text(
-        "tracker_store:\n  type: haven.tracker_store.ForgettingSQLTrackerStore\n  dialect: postgresql\n"
+        "tracker_store:\n  type: haven.plugins.tracker_store.ForgettingSQLTrackerStore\n"
+        "  dialect: postgresql\n"
         f"  url: {url.host}\n  port: {url.port}\n  db: {url.database}\n  username: {url.username}\n"
     )
     return path, {"dialect": "postgresql", "host": url.host, "port": url.port, "db": url.database,
@@ -139,10 +140,9 @@ def test_purge_on_a_fresh_clone_creates_nothing_and_exits_0(tmp_path) -> None:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'haven.db'}",
         "HAVEN_TRACKER_DB": str(tmp_path / "var" / "rasa-tracker.db"),
-        "PYTHONPATH": str(ROOT),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "haven.retention"],
+        [sys.executable, "-m", "haven.ops.retention"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -155,10 +155,10 @@ def test_purge_on_a_fresh_clone_creates_nothing_and_exits_0(tmp_path) -> None:
 
 
 def test_a_broken_database_is_a_clear_error_not_a_traceback(tmp_path) -> None:
-    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PYTHONPATH": str(ROOT),
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
            "HAVEN_TRACKER_DB": str(tmp_path / "none.db")}  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "haven.retention"],
+        [sys.executable, "-m", "haven.ops.retention"],
         cwd=ROOT,
         env=env,
         capture_output=True,

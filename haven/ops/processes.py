@@ -1,15 +1,8 @@
-"""Starts Haven's three servers together, waits until each answers, and stops them all cleanly.
-
-`make run` calls `main()`; the end-to-end tests use `Stack` with free ports. HAVEN_SERVICES starts
-only some of the servers (one machine of a scale-out deployment, deploy/README.md). Each server runs in its
-own process group and dies with its parent (PR_SET_PDEATHSIG), so Ctrl-C, a crash or a killed
-launcher never leaves orphans holding the ports.
-
-`main()` supervises (issue 11): a server that exits is restarted with backoff (haven/supervisor.py)
-while the others keep serving, and given up on after too many crashes in a short window; every
-restart is logged (names, exit codes and times, never visitor text). It also runs the retention purge
-(haven/retention.py) as a child process every HAVEN_PURGE_INTERVAL_HOURS, and warns at start about
-data files other users could read (haven/file_modes.py). Every server creates its files owner-only.
+"""Haven's processes, for the launcher, the end-to-end tests and the benchmarks: the environment every
+server gets (`runtime_env`), the servers and their command lines (`services`), and `Stack`, the
+servers as one unit that starts them on given ports, waits until each answers, supervises and stops
+them, leaving nothing behind. Each server runs in its own process group and dies with its parent
+(PR_SET_PDEATHSIG), so Ctrl-C, a crash or a killed launcher never leaves orphans holding the ports.
 
 Secrets never appear on a command line (issue 12.3): the Rasa API token and the action server's
 shared secret travel in the servers' environments (readable only by Haven's user), generated per
@@ -33,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Dict, List, Optional
 
-from haven import file_modes, quiet
-from haven import settings as settings_module
+from haven.ops import file_modes
+from haven.ops.supervisor import RestartPolicy
+from haven.plugins import quiet
 from haven.settings import ROOT, Settings
-from haven.supervisor import RestartPolicy
 
 MODEL_FILE = "haven.tar.gz"
 STOP_GRACE_SECONDS = 15
@@ -44,21 +37,17 @@ STOP_GRACE_SECONDS = 15
 
 def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment every Haven process gets: no telemetry, quiet TensorFlow and no deprecation
-    warnings, one BLAS thread, our code importable."""
+    warnings, one BLAS thread. (Haven's code is importable through its editable install, `make install`.)"""
     env = dict(os.environ if base is None else base)
+    env.update(settings.rasa_environment())
     env.update(
-        RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
         # One BLAS thread: the classifiers' small matrix products gain nothing from a second one,
         # and OpenBLAS's idle threads spin between calls. Measured under make bench's mix on 2
         # cores: the Rasa server's CPU a message 35-44 ms -> 18-21 ms (docs/benchmarks.md).
         OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),
-        # A quiet start: no third-party deprecation warnings in the servers (haven/quiet.py).
+        # A quiet start: no third-party deprecation warnings in the servers (haven/plugins/quiet.py).
         PYTHONWARNINGS=env.get("PYTHONWARNINGS", quiet.QUIET),
-        SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
-        HAVEN_ACTION_URL=settings.action_url,
-        HAVEN_TRACKER_DB=str(settings.tracker_db),
         RASA_PORT=str(settings.rasa_port),
         ACTION_PORT=str(settings.action_port),
         SITE_PORT=str(settings.site_port),
@@ -91,10 +80,11 @@ def cors_origins(settings: Settings) -> List[str]:
 def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     """The servers this launcher starts: all three by default, those named in HAVEN_SERVICES otherwise."""
     model = settings.model_dir / MODEL_FILE if settings.model_dir.is_dir() else settings.model_dir
-    # haven.rasa_server is Rasa's own CLI with one speed fix (the action response schema compiled once);
+    # haven.plugins.rasa_server is Rasa's own CLI with one speed fix (the action response schema compiled
+    # once);
     # it also turns on the HTTP API behind HAVEN_RASA_API_TOKEN from its environment.
     rasa = [
-        python, "-m", "haven.rasa_server", "run",
+        python, "-m", "haven.plugins.rasa_server", "run",
         "--model", str(model),
         "--interface", settings.host,
         "--port", str(settings.rasa_port),
@@ -106,13 +96,13 @@ def services(settings: Settings, python: str = sys.executable) -> List[Service]:
     # when set, otherwise a random one for this launch. The website server gets it through its
     # environment (to forget conversations); it never reaches the browser, the logs or a command line.
     token = settings.rasa_auth_token or secrets.token_urlsafe(32)
-    # The action server's shared secret (endpoints.yml sends it; haven/action_server.py checks it).
+    # The action server's shared secret (endpoints.yml sends it; haven/plugins/action_server.py checks it).
     action_token = settings.action_token or secrets.token_urlsafe(32)
     policy = dict(limit=settings.restart_limit, window_s=float(settings.restart_window_s))
     every = {
         "actions": Service(
             "action server",
-            [python, "-m", "haven.action_server", "--actions", "actions"]
+            [python, "-m", "haven.plugins.action_server", "--actions", "actions"]
             + ["--port", str(settings.action_port)],
             f"http://{settings.host}:{settings.action_port}/health",
             {"SANIC_HOST": settings.host, "HAVEN_ACTION_TOKEN": action_token},
@@ -207,7 +197,7 @@ def check_secrets(settings: Settings) -> None:
         )
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: own process group, owner-only files, and SIGTERM if the
     launcher dies."""
     os.setsid()
@@ -234,7 +224,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 300
@@ -305,7 +295,7 @@ class Stack:
             env={**self._env, **service.env},
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def wait_until_ready(self, timeout: float = 240.0) -> None:
@@ -320,7 +310,7 @@ class Stack:
                     raise StackError(
                         f"the {service.name} exited with code {code} while starting{self._hint()}"
                     )
-                if _answers(service.health_url):
+                if answers(service.health_url):
                     pending.remove(service)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(x.name for x in pending)
@@ -346,7 +336,7 @@ class Stack:
                 continue
             code = service.process.poll()
             if code is not None and service.restart_at is None:
-                _signal_group(service.process, signal.SIGKILL)  # its workers, so the port is free
+                signal_group(service.process, signal.SIGKILL)  # its workers, so the port is free
                 service.down_since = service.down_since or now
                 delay = service.restarts.crashed(now)
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
@@ -369,7 +359,7 @@ class Stack:
                 service.recovering = True
                 self._popen(service)
                 say(f"Restarted the {service.name} (pid {service.process.pid}).")
-            elif service.recovering and code is None and _answers(service.health_url):
+            elif service.recovering and code is None and answers(service.health_url):
                 service.recovering = False
                 down = now - (service.down_since or now)
                 service.down_since = None
@@ -379,16 +369,16 @@ class Stack:
     def stop(self) -> None:
         running = [s.process for s in self.services if s.process and s.process.poll() is None]
         for process in running:
-            _signal_group(process, signal.SIGTERM)
+            signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for process in running:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
         for process in (s.process for s in self.services if s.process):
-            _signal_group(process, signal.SIGKILL)  # grandchildren (sanic workers) of a group leader
+            signal_group(process, signal.SIGKILL)  # grandchildren (sanic workers) of a group leader
         for log in self._logs:
             log.close()
         self._logs.clear()
@@ -401,107 +391,8 @@ class Stack:
         self.stop()
 
 
-def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+def signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
     try:
         os.killpg(process.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def say(message: str) -> None:
-    """A supervision line on the launcher's stderr, with the time (never visitor text)."""
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", file=sys.stderr, flush=True)
-
-
-class PeriodicPurge:
-    """`python -m haven.retention` as a child process at start and every `interval_h` hours, on the
-    launcher that starts the website (one per deployment); its counts go to the launcher's output."""
-
-    def __init__(self, settings: Settings, python: str = sys.executable):
-        self.interval_s = settings.purge_interval_hours * 3600
-        self.enabled = self.interval_s > 0 and "website" in settings.services
-        self.argv = [python, "-m", "haven.retention"]
-        self.env = runtime_env(settings)
-        self.process: Optional[subprocess.Popen] = None
-        self.next_at = 0.0
-
-    def tick(self, now: float) -> None:
-        if not self.enabled:
-            return
-        if self.process is not None and self.process.poll() is not None:
-            if self.process.returncode:
-                say(f"The retention purge failed (exit code {self.process.returncode}); see above.")
-            self.process = None
-        if self.process is None and now >= self.next_at:
-            self.next_at = now + self.interval_s
-            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, preexec_fn=_die_with_parent)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            _signal_group(self.process, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process, signal.SIGKILL)
-                self.process.wait()
-
-
-def main() -> int:
-    file_modes.owner_only()  # var/, the databases and every server's files: 0600 / 0700
-    try:
-        settings = settings_module.load()
-    except ValueError as error:  # a bad setting: one line that names it, no traceback
-        print(f"Haven could not start: {error}", file=sys.stderr)
-        return 2
-    for warning in file_modes.warnings(settings):
-        print(warning, file=sys.stderr, flush=True)
-    stack = Stack(settings)
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    everything = len(stack.services) == len(settings_module.SERVICES)
-    if everything:
-        print("Starting the action server, the Rasa server and the website server…", flush=True)
-    else:
-        print(f"Starting: {', '.join(service.name for service in stack.services)}…", flush=True)
-    try:
-        stack.start()
-    except StackError as error:
-        print(f"Haven could not start: {error}", file=sys.stderr)
-        return 1
-    lines = {
-        "website": [
-            f"  website and chat widget  http://localhost:{settings.site_port}/",
-            f"  staff inbox              http://localhost:{settings.site_port}/staff",
-        ],
-        "rasa": [f"  Rasa server (REST)       http://localhost:{settings.rasa_port}/webhooks/rest/webhook"],
-        "actions": [f"  action server            http://localhost:{settings.action_port}/health"],
-    }
-    shown = [
-        line for name in ("website", "rasa", "actions") if name in settings.services for line in lines[name]
-    ]
-    which = "all three" if everything else "it" if len(stack.services) == 1 else "them"
-    print("\nHaven is running:\n" + "\n".join(shown) + f"\nPress Ctrl-C to stop {which}.\n", flush=True)
-    code = 0
-    purge = PeriodicPurge(settings)
-    while not stopping:
-        if not stack.supervise(say):
-            say("Every server has been given up on; stopping.")
-            code = 1
-            break
-        purge.tick(time.monotonic())
-        time.sleep(0.5)
-    print("Stopping Haven…", flush=True)
-    purge.stop()
-    stack.stop()
-    print("All servers stopped.", flush=True)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ The fix here is the same as upstream's and nothing more: the two methods are rep
 whose only change is that the assembler's coroutine is wrapped in a task before `asyncio.wait()`.
 Everything else (the cancel future, the receive lock, the burst limit) is Sanic's own code.
 
-It is installed when haven.channels is imported (Rasa imports it to open the channels of
+It is installed when haven.plugins.channels is imported (Rasa imports it to open the channels of
 credentials.yml), so `rasa run` and the launcher both get it. On any other Sanic version, or
 a Sanic whose websocket class is not as expected, nothing is changed and a warning says so.
 """

@@ -35,7 +35,7 @@ def keep_quiet_after_rasa() -> None:
     """Rasa 3.6 configures warnings as it starts (rasa.utils.common._filter_warnings) and puts
     `filterwarnings("once", category=UserWarning)` in front; pyparsing's deprecation warnings are
     UserWarnings too, so they came back. Wraps that function to put the ignore filter in front
-    again after it. Listed with the other patches of Rasa internals in haven/rasa_server.py."""
+    again after it. Listed with the other patches of Rasa internals in haven/plugins/rasa_server.py."""
     from rasa.utils import common
 
     original = common._filter_warnings

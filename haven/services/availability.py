@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from haven.settings import ROOT
+
 DEFAULT_PATH = ROOT / "schedule" / "availability.yml"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -10,7 +10,7 @@ open-source store). tests/test_scale_out.py shows the loss with Rasa's store and
 `AtomicRedisLockStore` is the same store (same settings, keys and values, so servers using either
 share locks) whose read-change-write steps each run in a Redis transaction: WATCH the key, read,
 change, MULTI/EXEC, and start again when another process changed the lock in between. It is loaded
-through Rasa's custom lock store hook (`lock_store: type: haven.lock_store.AtomicRedisLockStore` in
+through Rasa's custom lock store hook (`lock_store: type: haven.plugins.lock_store.AtomicRedisLockStore` in
 deploy/endpoints.scale-out.yml) and counts as a shared lock store for SANIC_WORKERS > 1.
 """
 

@@ -13,7 +13,7 @@ new one, so one failure does not cascade into a run of out-of-step messages.
     report = asyncio.run(run_load("http://127.0.0.1:5005", senders=20, seconds=30, mix=HAVEN_MIX))
     print(report.summary())
 
-`python -m haven.loadgen http://127.0.0.1:5005 --senders 20 --seconds 30` does the same from a shell.
+`python -m haven_devtools.loadgen http://127.0.0.1:5005 --senders 20 --seconds 30` does the same from a shell.
 Scenario functions only need a `say(text) -> replies` coroutine, so the profiler drives the very same
 conversations through an in-process Rasa agent.
 """

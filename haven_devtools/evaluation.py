@@ -65,7 +65,7 @@ def outcome(parsed: dict) -> str:
         return "article"
     if name == "share_feelings":
         return "feelings"
-    from haven.content import is_personal
+    from haven.services.content import is_personal
 
     if name == "out_of_scope":
         return "ways to a person" if is_personal(parsed.get("text") or "") else "refusal"

@@ -6,7 +6,7 @@ there is no systemd: a server that exits is started again after 1 s, then 2, 4, 
 it is left stopped with a clear message, so a server that cannot start (a broken model, a full
 disk) does not spin forever, and the others keep serving. A crash older than the window no longer
 counts, so a server that ran well for a while starts again at 1 s. Pure bookkeeping: the launcher
-(haven/launcher.py) owns the processes.
+(haven/ops/launcher.py) owns the processes.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ secret HAVEN_ACTION_TOKEN as `Authorization: Bearer <secret>` (endpoints.yml sen
 401 before any action runs, so nothing is stored. The secret comes from the environment only (the
 launcher makes a random one per launch and gives it to both servers); without one the server
 refuses to start, and an app made without one refuses every request.
-Everything else is rasa_sdk's own server (`python -m haven.action_server` takes rasa_sdk's options).
+Everything else is rasa_sdk's own server (`python -m haven.plugins.action_server` takes rasa_sdk's options).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import traceback
 from typing import Any, Optional
 
-from haven import quiet
+from haven.plugins import quiet
 
 quiet.quiet_deprecation_warnings()  # before rasa_sdk's imports print them (only as the launcher asks)
 

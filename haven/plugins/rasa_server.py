@@ -1,4 +1,4 @@
-"""`python -m haven.rasa_server run …` is `python -m rasa run …` with one speed fix for Rasa 3.6.
+"""`python -m haven.plugins.rasa_server run …` is `python -m rasa run …` with one speed fix for Rasa 3.6.
 
 Rasa checks every action server response against its JSON schema with `jsonschema.validate()`,
 which first validates the (constant) schema itself against the Draft 2020-12 meta-schema on every
@@ -13,7 +13,7 @@ from HAVEN_RASA_API_TOKEN (the launcher's per-launch token, or RASA_AUTH_TOKEN),
 the environment, readable only by Haven's user, and never in /proc/<pid>/cmdline. Without a token
 the API stays off.
 
-Started by the launcher, it also keeps the start quiet (haven/quiet.py): third-party deprecation
+Started by the launcher, it also keeps the start quiet (haven/plugins/quiet.py): third-party deprecation
 warnings off, including after Rasa's own warning set-up (`rasa.utils.common._filter_warnings`,
 wrapped; Rasa 3.6.21).
 
@@ -74,7 +74,7 @@ def install_action_response_validator() -> bool:
         return True
 
     _validate_action_result.__doc__ = (
-        "Rasa's response check with the schema compiled once (haven.rasa_server)."
+        "Rasa's response check with the schema compiled once (haven.plugins.rasa_server)."
     )
     remote._validate_action_result = _validate_action_result
     _installed = True
@@ -93,7 +93,7 @@ def api_arguments(argv: List[str], token: Optional[str]) -> List[str]:
 
 
 def main() -> None:
-    from haven import quiet
+    from haven.plugins import quiet
 
     if quiet.quiet_deprecation_warnings():  # before Rasa's imports, which print most of them
         quiet.keep_quiet_after_rasa()
@@ -101,8 +101,10 @@ def main() -> None:
 
     from haven import settings
 
+    loaded = settings.load()
+    settings.fill_environment(loaded.rasa_environment())  # a Rasa command from `make` or a shell
     # Changes this interpreter's sys.argv only; the process's command line (ps) stays as launched.
-    sys.argv = api_arguments(sys.argv, settings.load().rasa_api_token)
+    sys.argv = api_arguments(sys.argv, loaded.rasa_api_token)
     install_action_response_validator()
     rasa_main()
 

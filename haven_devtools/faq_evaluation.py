@@ -17,9 +17,9 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from haven import faq
-from haven.evaluation import heldout, load_agent, off_topic, parse_all
+from haven.services import faq
 from haven.settings import ROOT
+from haven_devtools.evaluation import heldout, load_agent, off_topic, parse_all
 
 DEV = ROOT / "tests" / "nlu" / "faq_dev.yml"
 BLIND = ROOT / "tests" / "nlu" / "faq_blind.yml"

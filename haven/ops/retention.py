@@ -30,13 +30,13 @@ from sqlalchemy import bindparam, create_engine, delete, inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
 
 from haven import settings as settings_module
-from haven.file_modes import owner_only, sqlite_path
+from haven.ops.file_modes import owner_only, sqlite_path
 from haven.settings import Settings
 
 #: Rasa's SQL tracker store classes, as an endpoints file names them.
 SQL_TRACKER_TYPES = {
     "sql",
-    "haven.tracker_store.forgettingsqltrackerstore",
+    "haven.plugins.tracker_store.forgettingsqltrackerstore",
     "rasa.core.tracker_store.sqltrackerstore",
 }
 
@@ -77,7 +77,7 @@ def tracker_store_url(settings: Settings) -> Tuple[Optional[URL], Optional[str]]
     (SQLTrackerStore.get_db_url); or (None, why not)."""
     import yaml
 
-    from haven.launcher import _expand, runtime_env  # Rasa's ${VAR} expansion, one copy
+    from haven.ops.processes import _expand, runtime_env  # Rasa's ${VAR} expansion, one copy
 
     path = settings.rasa_endpoints
     try:
@@ -250,7 +250,7 @@ def _connect_args(url: URL) -> dict:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m haven.retention",
+        prog="python -m haven.ops.retention",
         description="Delete conversations and handled items past their retention period (make purge).",
     )
     parser.parse_args(argv)

@@ -17,7 +17,7 @@ Patches of Rasa 3.6's `SQLTrackerStore` (checked against 3.6.21), all in this cl
    `haven.db.session.sqlite_engine`: pooled connections, WAL, `synchronous=NORMAL`, a busy timeout —
    the same file and tables. PostgreSQL keeps Rasa's engine.
 
-Load it with `type: haven.tracker_store.ForgettingSQLTrackerStore` (endpoints.yml,
+Load it with `type: haven.plugins.tracker_store.ForgettingSQLTrackerStore` (endpoints.yml,
 deploy/endpoints.scale-out.yml).
 """
 
@@ -32,9 +32,9 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import Session, sessionmaker
 
-from haven import file_modes
 from haven.db import counts
 from haven.db.session import sqlite_engine
+from haven.ops import file_modes
 
 
 class ForgettingSQLTrackerStore(SQLTrackerStore):

@@ -107,7 +107,7 @@ def is_allowed(command: Command, topic_ids: Set[str], offered: Iterable[str]) ->
 
 def _topic_ids() -> Set[str]:
     try:
-        from haven import content
+        from haven.services import content
 
         return set(content.load().topics)
     except Exception as error:  # noqa: BLE001 - no topics then: only offered buttons pass

@@ -24,7 +24,7 @@ client still works. What differs:
   page from another origin than the allowed ones cannot connect (on polling or websocket).
 - Text starting with "/" that is not a button payload Rasa can read loses the slash: Rasa would
   log it in full with a warning (command_or_text). A command Rasa can read is accepted only as the
-  conversation offered it, and its values pass the crisis check (haven/commands.py).
+  conversation offered it, and its values pass the crisis check (haven/plugins/commands.py).
 - socket.io takeover guard: a `session_request` for a conversation id that another live socket holds
   gets a fresh id (so it never receives that conversation's replies), and a socket may send messages
   only for the conversation it was confirmed for. A client that reconnects after its socket closed
@@ -57,7 +57,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from haven import commands, sanic_websocket
+from haven.plugins import commands, sanic_websocket
 from haven.text import clean_text, shorten
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ async def user_message(
     meta: Optional[Dict[str, Any]],
     app: Optional[Sanic] = None,
 ) -> UserMessage:
-    """The message Rasa handles: a command only as the conversation offered it (haven/commands.py)."""
+    """The message Rasa handles: a command only as the conversation offered it (haven/plugins/commands.py)."""
     text = command_or_text(text, app)
     if not text:
         parse_data: Optional[Dict[str, Any]] = empty_parse_data()
