@@ -32,10 +32,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
+from haven_devtools import rest_client
+
 Reply = List[Dict[str, Any]]
 Say = Callable[[str], Awaitable[Reply]]
 
-REST_PATH = "/webhooks/rest/webhook"
 
 # ----------------------------------------------------------------------------------------- scenarios
 # Messages in visitors' own words (not copied from the training or held-out data) and button payloads,
@@ -284,7 +285,7 @@ async def run_load(
     """`senders` concurrent visitors against `url` (the Rasa server's base URL) for `seconds`."""
     import aiohttp  # a Rasa dependency; imported here so the scenarios load without it
 
-    endpoint = url.rstrip("/") + REST_PATH
+    endpoint = rest_client.webhook(url)
     mix_name = next((k for k, v in MIXES.items() if v == tuple(mix)), "custom")
     samples: List[Sample] = []
     conversations = 0
@@ -347,7 +348,7 @@ async def wait_for_answer(url: str, timeout: float, interval: float = 0.25, text
     """Seconds until the REST channel first answers `text` with a reply (connection errors retried)."""
     import aiohttp
 
-    endpoint = url.rstrip("/") + REST_PATH
+    endpoint = rest_client.webhook(url)
     began = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         while time.monotonic() - began < timeout:

@@ -39,7 +39,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,7 @@ from haven import settings as settings_module
 from haven.ops import processes
 from haven.settings import ROOT
 from haven_devtools import loadgen
+from haven_devtools.throwaway import ThrowawayRedis
 
 BASELINE_DIR = ROOT / "build" / "bench-baseline"
 RESULTS_DIR = ROOT / "bench"  # (a `results/` directory would be git-ignored)
@@ -317,43 +317,25 @@ def start_haven_stock_rasa(tmp: Path) -> Run:
 
 
 # Redis scale-out
-def _redis_ping(port: int) -> bool:
+def start_redis() -> ThrowawayRedis:
+    """A private Redis (haven_devtools/throwaway.py, as the tests use), or Skip with the reason."""
+    redis = None
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
+        redis = ThrowawayRedis(start_timeout=15)
+        redis.start()
+    except RuntimeError as error:
+        if redis is not None:
+            redis.stop()
+        raise Skip(f"{error} (as root: apt-get install -y redis-server)") from error
+    return redis
 
 
-def start_redis(tmp: Path) -> tuple:
-    binary = shutil.which("redis-server")
-    if not binary:
-        raise Skip("redis-server is not installed (as root: apt-get install -y redis-server)")
-    port = processes.free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    argv += ["--dir", str(tmp), "--protected-mode", "yes"]
-    with open(tmp / "redis.log", "wb") as log:
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=processes.die_with_parent
-        )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log_tail = (tmp / "redis.log").read_text(errors="replace")[-300:]
-            raise Skip(f"redis-server exited with {process.returncode}: {log_tail}")
-        if _redis_ping(port):
-            return process, port
-        time.sleep(0.1)
-    process.kill()
-    raise Skip("redis-server did not answer PING within 15 s")
-
-
-def scale_out_endpoints(tmp: Path, redis_port: int) -> Path:
+def scale_out_endpoints(tmp: Path, redis: ThrowawayRedis) -> Path:
     """endpoints.yml plus Redis lock and tracker stores. Several Rasa workers must share both: with
     in-memory stores each worker would see only the turns it handled itself."""
     data = yaml.safe_load((ROOT / "endpoints.yml").read_text()) or {}
-    common = {"type": "redis", "url": "127.0.0.1", "port": redis_port, "key_prefix": "haven-bench"}
+    common = {"type": "redis", "url": "127.0.0.1", "port": redis.port, "password": redis.password}
+    common["key_prefix"] = "haven-bench"
     data["tracker_store"] = {**common, "db": 0}
     data["lock_store"] = {**common, "db": 1}
     path = tmp / "endpoints.scale-out.yml"
@@ -363,19 +345,15 @@ def scale_out_endpoints(tmp: Path, redis_port: int) -> Path:
 
 def start_scale_out(tmp: Path, workers: int) -> Run:
     say(f"Haven scale-out: SANIC_WORKERS={workers} Rasa workers, Redis lock and tracker stores…")
-    redis, port = start_redis(tmp)
-
-    def stop_redis() -> None:
-        redis.terminate()
-        redis.wait(timeout=10)
+    redis = start_redis()
 
     env = _haven_env(tmp, "scale-out")
     stack = processes.Stack(settings_module.load(env), log_dir=tmp / "scale-out-logs", env=env)
     rasa = _rasa_service(stack)
-    rasa.argv[rasa.argv.index("--endpoints") + 1] = str(scale_out_endpoints(tmp, port))
+    rasa.argv[rasa.argv.index("--endpoints") + 1] = str(scale_out_endpoints(tmp, redis))
     rasa.env["SANIC_WORKERS"] = str(workers)
-    run = start_stack("scale_out", f"Haven, {workers} Rasa workers + Redis", stack, stop_redis)
-    run.servers["redis"] = redis.pid
+    run = start_stack("scale_out", f"Haven, {workers} Rasa workers + Redis", stack, redis.stop)
+    run.servers["redis"] = redis.process.pid
     run.result["workers"] = workers
     return run
 

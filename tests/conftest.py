@@ -17,7 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from haven import settings as settings_module
 from haven.ops import processes
 from haven.settings import ROOT
-from tests.throwaway import ThrowawayRedis, running
+from haven_devtools.throwaway import ThrowawayRedis
+from tests.throwaway import running
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 ARTIFACTS = ROOT / "test-artifacts"

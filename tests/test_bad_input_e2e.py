@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from actions.knowledge import knowledge_base
+from haven_devtools import rest_client
 from tests.test_conversations import Visitor, buttons, customs, texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -51,7 +52,7 @@ def raw_post(url: str, body: bytes, content_type: str = "application/json") -> T
 
 def rest(live, body: Any) -> Tuple[int, Any, float]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return raw_post(f"{live.rasa}/webhooks/rest/webhook", data)
+    return raw_post(rest_client.webhook(live.rasa), data)
 
 
 def still_answers(live) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from actions.knowledge import knowledge_base
 from haven.services import references, safety
+from haven_devtools import rest_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 KB = knowledge_base()
@@ -26,16 +27,7 @@ class Visitor:
         self.metadata = metadata
 
     def say(self, text: str) -> List[Dict[str, Any]]:
-        body = {"sender": self.sender, "message": text}
-        if self.metadata:
-            body["metadata"] = self.metadata
-        request = urllib.request.Request(
-            f"{self.live.rasa}/webhooks/rest/webhook",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
+        return rest_client.say(self.live.rasa, text, self.sender, self.metadata)
 
 
 def texts(replies) -> str:

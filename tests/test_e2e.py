@@ -11,20 +11,13 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from haven.services import content
+from haven_devtools import rest_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
-def post(url: str, body: Any, headers: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def say(live, text: str, sender: Optional[str] = None) -> List[Dict[str, Any]]:
-    return post(f"{live.rasa}/webhooks/rest/webhook", {"sender": sender or uuid.uuid4().hex, "message": text})
+    return rest_client.say(live.rasa, text, sender, timeout=30)
 
 
 def status(url: str, headers: Optional[Dict[str, str]] = None) -> int:

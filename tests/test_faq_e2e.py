@@ -23,9 +23,9 @@ from haven.db import migrate, session
 from haven.ops import processes
 from haven.services import faq
 from haven.settings import ROOT
+from haven_devtools import rest_client
 from tests import staff_signin
 from tests.conftest import ARTIFACTS, LiveHaven, _wait_for_banner
-from tests.test_e2e import post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -95,8 +95,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
 
 
 def ask(haven: LiveHaven, text: str) -> List[Dict[str, Any]]:
-    body = {"sender": uuid.uuid4().hex, "message": text}
-    return post(f"{haven.rasa}/webhooks/rest/webhook", body)
+    return rest_client.say(haven.rasa, text)
 
 
 def faq_reply(replies: List[Dict[str, Any]]) -> tuple:

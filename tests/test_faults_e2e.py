@@ -250,7 +250,8 @@ def test_the_servers_logged_no_visitor_details(sqlite_stack) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_stack(tmp_path_factory) -> Iterator[tuple]:
-    from tests.throwaway import ThrowawayPostgres, running
+    from haven_devtools.throwaway import ThrowawayPostgres
+    from tests.throwaway import running
 
     with running(ThrowawayPostgres, "a PostgreSQL server", "HAVEN_REQUIRE_POSTGRES") as (server, url):
         stack = FaultStack(tmp_path_factory.mktemp("faults-pg"), url)

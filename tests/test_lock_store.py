@@ -13,7 +13,7 @@ from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from haven.plugins.lock_store import AtomicRedisLockStore
-from tests.throwaway import ThrowawayRedis
+from haven_devtools.throwaway import ThrowawayRedis
 
 pytestmark = pytest.mark.e2e
 

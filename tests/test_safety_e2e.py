@@ -3,7 +3,6 @@ action server down."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -17,19 +16,14 @@ import pytest
 from haven import settings as settings_module
 from haven.ops import processes
 from haven.settings import ROOT
-from haven_devtools import evaluation
+from haven_devtools import evaluation, rest_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 CRISIS, CALM = evaluation.crisis_set()
 
 
 def say(base: str, text: str, sender: str = "") -> List[Dict[str, Any]]:
-    body = json.dumps({"sender": sender or uuid.uuid4().hex, "message": text}).encode()
-    request = urllib.request.Request(
-        f"{base}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+    return rest_client.say(base, text, sender or None)
 
 
 def safety_payload(replies) -> Dict[str, Any]:

@@ -33,7 +33,9 @@ from haven import settings as settings_module
 from haven.db import repository, session
 from haven.ops import processes
 from haven.settings import ROOT
-from tests.throwaway import ThrowawayPostgres, ThrowawayRedis, running
+from haven_devtools import rest_client
+from haven_devtools.throwaway import ThrowawayPostgres, ThrowawayRedis
+from tests.throwaway import running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -116,12 +118,7 @@ class ScaleOut:
             return response.status
 
     def say(self, rasa: str, sender: str, message: str) -> List[Dict[str, Any]]:
-        body = json.dumps({"sender": sender, "message": message}).encode()
-        request = urllib.request.Request(
-            f"{rasa}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=90) as response:
-            return json.loads(response.read())
+        return rest_client.say(rasa, message, sender, timeout=90)
 
     def tracker_events(self, sender: str) -> List[Dict[str, Any]]:
         engine = create_engine(self.databases.tracker_url, future=True)

@@ -19,10 +19,10 @@ from typing import Iterator
 import pytest
 
 from haven.db import counts, migrate, repository, session
+from haven.ops.processes import free_port
 from haven.settings import ROOT
 from tests import staff_signin
 from tests.js_clients import package
-from tests.throwaway import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -34,6 +34,7 @@ client still works. What differs:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -181,24 +182,36 @@ async def user_message(
     return UserMessage(text, output, sender, input_channel=channel, metadata=meta, parse_data=parse_data)
 
 
-# Set while a message is handled; Rasa's processor logs a failed action (action server unreachable,
-# an error in the action) and carries on without its events, so a log filter is where it can be seen.
+# Set while a message is handled. Rasa's processor catches an exception from an action (action server
+# unreachable, an error in the action) and carries on without its events; the action call itself is
+# where the failure can be seen: RemoteAction.run, wrapped once to note it here and re-raise.
 _action_failed: ContextVar[Optional[List[bool]]] = ContextVar("haven_action_failed", default=None)
-_FAILED_ACTION_LOG = "Encountered an exception while running action"
 
 
-class _ActionFailureWatch(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        flag = _action_failed.get()
-        if flag is not None and str(record.msg).startswith(_FAILED_ACTION_LOG):
-            flag.append(True)
-        return True
+def _notice_action_failures() -> None:
+    """Wraps rasa.core.actions.action.RemoteAction.run (Rasa 3.6; idempotent) so that a custom action
+    that raises, other than a form's ActionExecutionRejection, is noted for the message being handled.
+    The exception goes on to Rasa's processor unchanged."""
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 
+    run = RemoteAction.run
+    if getattr(run, "_haven_notices_failures", False):
+        return
 
-def _watch_action_failures() -> None:
-    processor_log = logging.getLogger("rasa.core.processor")
-    if not any(isinstance(f, _ActionFailureWatch) for f in processor_log.filters):
-        processor_log.addFilter(_ActionFailureWatch())
+    @functools.wraps(run)
+    async def noticed(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run(self, *args, **kwargs)
+        except ActionExecutionRejection:
+            raise
+        except Exception:
+            flag = _action_failed.get()
+            if flag is not None:
+                flag.append(True)
+            raise
+
+    noticed._haven_notices_failures = True  # type: ignore[attr-defined]
+    RemoteAction.run = noticed  # type: ignore[method-assign]
 
 
 async def handle_with_kind_fallback(
@@ -207,7 +220,7 @@ async def handle_with_kind_fallback(
     """Runs the message through Rasa and sends the kind reply when it got no reply at all, or when an
     action failed on the way (a half answer: "let's book" without the first question) and no crisis
     reply was sent (that one already says where to find help, and stands alone)."""
-    _watch_action_failures()
+    _notice_action_failures()
     output = message.output_channel
     sent: List[Dict[Text, Any]] = []
     send_response = output.send_response

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from haven.db import migrate, session
-from tests.throwaway import ThrowawayPostgres
+from haven_devtools.throwaway import ThrowawayPostgres
 
 _PG_SKIP_REASONS = []
 
