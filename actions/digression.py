@@ -21,16 +21,13 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional, Text, Tuple
 
+from haven.services import content, intents
+
 #: Never an answer: the rules for these win inside a form (crisis, the check-in, stop).
-ALWAYS = frozenset({"crisis", "crisis_check_in", "stop"})
+ALWAYS = intents.CRISIS_INTENTS | {"stop"}
 
 #: Questions and requests Haven answers outside the form; each has a rule per form.
-TOPICS = frozenset(
-    {
-        "why_still_attached", "what_is_betrayal_trauma", "what_is_trauma_bond", "how_betrayal_fuels_bond",
-        "survival_mode", "is_it_weakness", "why_logic_fails", "how_to_heal", "consultation_info",
-    }
-)  # fmt: skip
+TOPICS = frozenset(content.topic_ids())
 #: Reliable when the classifier is sure: names and times never scored 0.9 for these.
 SURE_INTENTS = TOPICS | {
     "tell_me_more", "something_else", "bot_challenge", "talk_to_human", "book_consultation", "practice_faq",

@@ -11,13 +11,11 @@ from typing import Dict, List, Tuple
 
 import yaml
 
+from haven.services import content
 from haven.settings import ROOT
 
-TOPICS = (
-    "why_still_attached", "what_is_betrayal_trauma", "what_is_trauma_bond", "how_betrayal_fuels_bond",
-    "survival_mode", "is_it_weakness", "why_logic_fails", "how_to_heal", "consultation_info",
-    "book_consultation", "talk_to_human",
-)  # fmt: skip
+#: The intents scored as topics: the article's (content/topics.yml) and the two ways to the therapist.
+TOPICS = (*content.topic_ids(), "book_consultation", "talk_to_human")
 # Held-out sets, each written separately and never trained on (tests/nlu/README.md says who wrote
 # which and what each has been used for): heldout*.yml for the topics, off_topic*.yml for the refusals.
 NLU_EVAL_DIR = ROOT / "tests" / "nlu"

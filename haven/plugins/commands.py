@@ -29,12 +29,14 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 
+from haven.services import intents
+
 logger = logging.getLogger(__name__)
 
 #: Intents a client may send as a bare command at any time (besides the topic ids).
 ALLOWED_INTENTS = frozenset({"greet", "restart", "stop", "book_consultation"})
 #: The NLU's verdicts that mean crisis language (nlu_components/crisis).
-CRISIS_INTENTS = frozenset({"crisis", "crisis_check_in"})
+CRISIS_INTENTS = intents.CRISIS_INTENTS
 #: Rasa's reading of a command: /intent, an optional @confidence, optional {entities}.
 _COMMAND = re.compile(r"^/(?P<intent>[^{@]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.+\})?$", re.DOTALL)
 #: What the NLU reads instead of the leading "/" of a refused command: the same look, but Rasa's

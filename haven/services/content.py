@@ -6,6 +6,7 @@ so a bad edit stops start-up instead of sending a visitor a half-broken answer.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -192,6 +193,15 @@ def _parse_topic(where: str, topic_id: str, data: Any, headings: Sequence[str]) 
 
 def article_headings(article: str) -> Tuple[str, ...]:
     return tuple(m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", article, flags=re.MULTILINE))
+
+
+@functools.lru_cache(maxsize=1)
+def topic_ids() -> Tuple[str, ...]:
+    """The article topics' ids, in content/topics.yml's order; each is also the NLU intent that asks for
+    it (data/nlu), so the actions, the FAQ and the evaluation take the list from here. Read from the
+    code's own content folder, not HAVEN_CONTENT_DIR: the intents are in the model trained from it."""
+    raw = yaml.safe_load((settings_module.ROOT / "content" / TOPICS_FILE).read_text(encoding="utf-8"))
+    return tuple(str(topic_id) for topic_id in raw["topics"])
 
 
 def load(content_dir: Optional[Path] = None) -> KnowledgeBase:

@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from haven import settings as settings_module
+from haven.services import content
 
 log = logging.getLogger(__name__)
 
@@ -354,9 +355,9 @@ class Matcher:
         return Match("answer", best, best_score, second, second_score)
 
 
-_OTHER_INTENTS = ("out_of_scope", "how_betrayal_fuels_bond", "how_to_heal", "is_it_weakness",
-                  "survival_mode", "what_is_betrayal_trauma", "what_is_trauma_bond", "why_logic_fails",
-                  "why_still_attached")  # fmt: skip
+#: What the FAQ must not take: out-of-scope and the article's topics, all but consultation_info (whose
+#: questions about the consultation are the FAQ's neighbours, not its negatives).
+_OTHER_INTENTS = ("out_of_scope", *(t for t in content.topic_ids() if t != "consultation_info"))
 _other_cache: Dict[int, np.ndarray] = {}
 
 

@@ -41,7 +41,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
-from haven.services import safety
+from haven.services import intents, safety
 from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES, resolve_path
 from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY
@@ -49,8 +49,8 @@ from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_IN
 
 logger = logging.getLogger(__name__)
 
-CRISIS_INTENT = "crisis"
-CHECK_IN_INTENT = "crisis_check_in"
+CRISIS_INTENT = intents.CRISIS
+CHECK_IN_INTENT = intents.CHECK_IN
 FALLBACK_INTENT = "nlu_fallback"
 # Intents set over the classifier's by other components; the classifier's own guess comes after them.
 NOT_CLASSIFIER_INTENTS = (FALLBACK_INTENT, TOO_LONG_INTENT, EMPTY_INTENT, CONTACT_INTENT)
