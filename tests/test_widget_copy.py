@@ -1,4 +1,5 @@
-"""The widget's words are reviewed data (content/widget.yml), not code (website/static/haven-widget.js).
+"""The widget's words are reviewed data (content/widget.yml), not code (website/static/haven-widget.js
+and its modules in website/static/haven-widget/).
 
 No browser needed: the script's source is read as text, and the website server through its test client.
 tests/test_widget.py checks in Chromium that what the widget shows is this copy.
@@ -21,7 +22,8 @@ from haven.settings import ROOT
 from website import widget
 from website.app import create_app
 
-SOURCE = widget.SCRIPT.read_text(encoding="utf-8")
+# The entry and every module, as one text: a word or a key in any of them counts.
+SOURCE = "\n".join(path.read_text(encoding="utf-8") for path in widget.sources())
 COPY = widget.load_copy(ROOT / "content")
 # How the script asks for a text: t("key", ...) or parts("key", ...).
 USES = re.compile(r"\b(?:t|parts)\(\s*\"([^\"]*)\"")
@@ -30,7 +32,7 @@ DIAGNOSTIC = "haven-widget: "  # console messages for the site's developer, neve
 
 def js_string_literals(source: str) -> List[str]:
     """The string literals of a JavaScript source, as written (escapes kept), without comments and
-    regular-expression literals. Enough of a tokenizer for haven-widget.js (ES5, no templates)."""
+    regular-expression literals. Enough of a tokenizer for the widget's scripts (ES5, no templates)."""
     literals: List[str] = []
     i, n = 0, len(source)
     previous = ""  # the last significant character outside strings and comments

@@ -7,6 +7,8 @@
  *                 next to it, and whether a scrolling or clipping ancestor cuts it off
  * Colours are composited: a background is the first opaque background-color walking up the
  * ancestors, with every translucent one on the way laid over it; text and borders are laid over that.
+ * The sums (reading a colour, laying one over another, luminance, contrast ratio) are the widget's
+ * own module, window.__havenWidget.contrast, so this runs after the widget has loaded.
  * WCAG 2.x: 4.5:1 for text, 3:1 for large text (24px, or 18.66px bold), 3:1 for UI component
  * boundaries and focus indicators (1.4.11).
  */
@@ -15,37 +17,19 @@ window.__havenContrast = (function () {
 
   var ROOT = ".haven-root";
 
+  // The widget's own colour maths (website/static/haven-widget/contrast.js), loaded with the widget:
+  // one copy, so what is measured here and what the widget corrects with cannot drift apart.
+  // tests/test_widget_modules.py checks those sums against WCAG's published values on their own.
+  var maths = window.__havenWidget && window.__havenWidget.contrast;
+  if (!maths) { throw new Error("the widget's contrast module is not on the page: load the widget first"); }
+  var over = maths.over;
+  var ratio = maths.ratio;
+
+  /** A computed colour, read exactly; one the maths cannot read stops the check instead of passing. */
   function parse(value) {
-    var m = /^rgba?\(([^)]*)\)$/.exec(value);
-    var p;
-    if (m) {
-      p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
-      return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-    }
-    m = /^color\(srgb ([^)]*)\)$/.exec(value);
-    if (m) {
-      p = m[1].split(/[\s/]+/).filter(Boolean).map(Number);
-      return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1];
-    }
-    throw new Error("a colour the contrast check cannot read: " + value);
-  }
-
-  function over(top, bottom) {
-    var a = top[3];
-    return [0, 1, 2].map(function (i) { return top[i] * a + bottom[i] * (1 - a); }).concat([1]);
-  }
-
-  function luminance(c) {
-    var v = [0, 1, 2].map(function (i) {
-      var s = c[i] / 255;
-      return s <= 0.04045 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
-    });
-    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
-  }
-
-  function ratio(a, b) {
-    var la = luminance(a), lb = luminance(b);
-    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+    var c = maths.parse(value);
+    if (!c) { throw new Error("a colour the contrast check cannot read: " + value); }
+    return c;
   }
 
   function hex(c) {

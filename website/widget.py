@@ -1,17 +1,20 @@
 """The chat widget's script, served with its reviewed words and the default crisis numbers.
 
-`website/static/haven-widget.js` holds code only. Its words are in `content/widget.yml` (reviewed
-data, per locale), and the crisis numbers in `safety/hotlines.yml`. When the website server serves
-the script it puts both in place of the `/* haven:data */ null` marker, as one JSON value:
+`website/static/haven-widget.js` is what a site includes: a small entry that loads the widget's
+modules (`website/static/haven-widget/*.js`, plain static files, one per concern) and starts them.
+They hold code only. Its words are in `content/widget.yml` (reviewed data, per locale), and the
+crisis numbers in `safety/hotlines.yml`. When the website server serves the entry it puts both in
+place of the `/* haven:data */ null` marker, as one JSON value:
 
     {"copy": {locale: {key: text}}, "default_locale": "en",
      "crisis": <the default region's resources, as GET /api/crisis-resources gives them>,
      "explanations": [topic ids answered from the article, from content/topics.yml]}
 
-So there is no build step and no inline script (the CSP forbids it), and the widget has its words
-and the crisis numbers whenever it has its code: when the Rasa server cannot be reached, or the
-region lookup fails, it still shows them. The script is built once, when the app is created: a
-malformed widget.yml stops the server from starting instead of reaching a visitor.
+Only the entry carries the data (the modules are served as they are), so there is no build step and
+no inline script (the CSP forbids it), and the widget has its words and the crisis numbers whenever
+it has its code: when the Rasa server cannot be reached, or the region lookup fails, it still shows
+them. The script is built once, when the app is created: a malformed widget.yml stops the server
+from starting instead of reaching a visitor.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Set
+from typing import Any, Dict, List, Mapping, Set
 
 import yaml
 
@@ -29,6 +32,7 @@ from haven.settings import ROOT, Settings
 
 COPY_FILE = "widget.yml"
 SCRIPT = ROOT / "website" / "static" / "haven-widget.js"
+MODULES = SCRIPT.with_suffix("")  # website/static/haven-widget/, the folder the entry loads from
 MARKER = "/* haven:data */ null"
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 PLACEHOLDER_NAME = re.compile(r"^[a-z_]+$")
@@ -107,6 +111,12 @@ def widget_data(settings: Settings) -> Dict[str, Any]:
         "crisis": crisis.region_resources(settings.region).as_json(),
         "explanations": sorted(content.load(settings.content_dir).topics),
     }
+
+
+def sources() -> List[Path]:
+    """Every file of the widget's code: the entry, then its modules. What reads the widget's source
+    for a check (no words of its own, every copy key used) reads all of them."""
+    return [SCRIPT, *sorted(MODULES.glob("*.js"))]
 
 
 def build_script(settings: Settings, source: Path = SCRIPT) -> str:
