@@ -21,7 +21,7 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def slug(text: str) -> str:
-    """Anchor id for a heading; the widget computes the same one (haven-widget.js `slug`)."""
+    """Anchor id for a heading; the widget computes the same one (static/haven-widget/render.js `slug`)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
