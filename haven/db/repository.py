@@ -32,6 +32,7 @@ from haven.db.models import (
     utcnow,
 )
 from haven.db.session import DatabaseUnavailable, retrying, session_scope
+from haven.text import EMAIL
 
 __all__ = [
     "BookingRecord",
@@ -152,7 +153,6 @@ def _safety(row: SafetyEvent) -> SafetyEventRecord:
 
 # --------------------------------------------------------------------------- validation
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -207,7 +207,7 @@ def normalize_contact(method: str, contact: Any) -> str:
     method = _choice("contact_method", method, CONTACT_METHODS)
     contact = _text("contact", contact, MAX_CONTACT, required=True)
     if method == "email":
-        if not _EMAIL.match(contact):
+        if not EMAIL.match(contact):
             raise ValueError("contact does not look like an e-mail address (expected name@domain.tld)")
         return contact
     digits = sum(ch.isdigit() for ch in contact)
