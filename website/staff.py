@@ -28,7 +28,6 @@ import hmac
 import io
 import logging
 import secrets
-import threading
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import partial, wraps
@@ -80,9 +79,6 @@ DISABLED_MESSAGE = "The staff inbox is disabled until HAVEN_STAFF_TOKEN is set o
 UNAUTHORISED_MESSAGE = "Staff credentials required: send Authorization: Bearer <HAVEN_STAFF_TOKEN>."
 UNAVAILABLE_MESSAGE = "The database is not available right now; please try again in a moment."
 NOT_FOUND_MESSAGE = "No such item."
-
-_schema_lock = threading.Lock()
-
 
 # --------------------------------------------------------------------------- credentials
 
@@ -179,27 +175,26 @@ def client_address(request: Request) -> str:
 # --------------------------------------------------------------------------- database
 
 
-def _ensure_schema_sync(app: Sanic) -> bool:
-    with _schema_lock:
-        if getattr(app.ctx, "schema_ready", False):
-            return True
-        try:
-            migrate.upgrade(app.ctx.settings.database_url)
-        except Exception as error:  # noqa: BLE001 - a server must start even when the database is down
-            log.error(
-                "could not bring the database schema up to date (%s); staff pages answer 503 until it works",
-                error.__class__.__name__,
-            )
-            return False
-        app.ctx.schema_ready = True
-        return True
-
-
 async def ensure_schema(app: Sanic) -> bool:
-    """Run the migrations once per app; retried on the next staff request if the database was down."""
+    """Run the migrations once per app; retried on the next staff request if the database was down.
+
+    A thin async wrapper of haven.db.migrate.ensure_schema: the app's flag spares every request
+    a trip to a worker thread, and a failure is a False (staff pages answer 503), never an error,
+    because the site must start and serve its public pages while the database is down.
+    """
     if getattr(app.ctx, "schema_ready", False):
         return True
-    return await asyncio.get_running_loop().run_in_executor(None, _ensure_schema_sync, app)
+    url = app.ctx.settings.database_url
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, migrate.ensure_schema, url)
+    except Exception as error:  # noqa: BLE001 - a server must start even when the database is down
+        log.error(
+            "could not bring the database schema up to date (%s); staff pages answer 503 until it works",
+            error.__class__.__name__,
+        )
+        return False
+    app.ctx.schema_ready = True
+    return True
 
 
 async def _db(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
