@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Optional, Text
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,24 +13,16 @@ from haven.db import migrate
 from haven.db.session import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
-_schema_ready = False
-_lock = threading.Lock()
 
 
 def ensure_schema() -> None:
-    """Runs the migrations once per process, and again later if the database was down at start."""
-    global _schema_ready
-    if _schema_ready:
-        return
-    with _lock:
-        if _schema_ready:
-            return
-        try:
-            migrate.upgrade()
-        except Exception as error:  # any driver error means "not now": callers answer "try again"
-            logger.warning("database schema not ready: %s", type(error).__name__)
-            raise DatabaseUnavailable("the database could not be migrated") from error
-        _schema_ready = True
+    """haven.db.migrate.ensure_schema (once per process, again later if the database was down at start)
+    with a failure as DatabaseUnavailable, the one error the actions answer with "try again"."""
+    try:
+        migrate.ensure_schema()
+    except Exception as error:  # any driver error means "not now": callers answer "try again"
+        logger.warning("database schema not ready: %s", type(error).__name__)
+        raise DatabaseUnavailable("the database could not be migrated") from error
 
 
 def visitor_timezone(tracker: Tracker) -> Optional[Text]:

@@ -155,7 +155,7 @@ class Settings:
     retain_conversation_days: int = 30
     retain_handled_days: int = 180
     purge_interval_hours: float = 6.0
-    # The therapist's side (website/staff.py, website/insights.py, website/calendar_feed.py). Her time
+    # The therapist's side (website/staff/, website/insights.py, website/calendar_feed.py). Her time
     # zone: inbox times, the weeks of the insights (a week starts on Monday there) and the calendar.
     # Unset: the practice's zone in schedule/availability.yml
     # (haven.services.availability.therapist_timezone).

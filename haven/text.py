@@ -28,6 +28,11 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029\x85]")
 
+#: A whole string that is one e-mail address, deliberately lenient (a person reads it): one @ and a
+#: dot in the domain. One copy, so that what the NLU takes for "she typed her e-mail address"
+#: (nlu_components/input_guard.py) is exactly what the database will store as one (haven/db/repository.py).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
 
 def clean_text(value: Any) -> str:
     """The text with surrogates, controls and bidi/invisible characters removed, NFC, stripped.

@@ -44,7 +44,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from haven.text import break_long_runs, clean_text, shorten
+from haven.text import EMAIL, break_long_runs, clean_text, shorten
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,13 @@ TOO_LONG_INTENT = "message_too_long"
 EMPTY_INTENT = "empty_message"
 CONTACT_INTENT = "contact_details"
 FALLBACK_INTENT = "nlu_fallback"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]+$")
 
 
 def is_contact(text: str) -> bool:
     """True when the whole message is one e-mail address or one phone number (6 to 20 digits)."""
     text = text.strip()
-    if _EMAIL.match(text):
+    if EMAIL.match(text):
         return True
     return bool(_PHONE.match(text)) and 6 <= sum(ch.isdigit() for ch in text) <= 20
 

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import pytest
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 
-from actions import storage
 from actions.booking import (
     PREFERENCE,
     UNCLEAR,
@@ -26,7 +25,6 @@ from tests.conftest import make_tracker
 @pytest.fixture(autouse=True)
 def database(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/haven.db")
-    monkeypatch.setattr(storage, "_schema_ready", False)
     counts.drain()  # Alembic is not thread-safe: no count's migration may run beside this one
     migrate.upgrade()
     yield

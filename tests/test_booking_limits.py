@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from actions import storage
 from actions.booking import ActionSubmitBookingForm
 from haven.db import migrate, repository
 
@@ -23,7 +22,6 @@ BOOKING = {
 @pytest.fixture(autouse=True)
 def database(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/haven.db")
-    monkeypatch.setattr(storage, "_schema_ready", False)
     migrate.upgrade()
     yield
 

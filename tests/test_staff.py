@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from haven import settings as settings_module
 from haven.db import inbox as inbox_db
 from haven.db import migrate, repository, session
+from haven.services import references
 from tests import staff_signin
 from website import staff
 from website.app import create_app
@@ -190,7 +191,7 @@ def test_json_lists_are_newest_first(app, rows) -> None:
         assert response.headers["content-type"].startswith("application/json")
         items = response.json["items"]
         assert [item["id"] for item in items] == [record.id for record in reversed(created)]
-        assert items[0] == staff.public_dict(created[-1], staff.references.secret(app.ctx.settings))
+        assert items[0] == staff.public_dict(created[-1], references.secret(app.ctx.settings))
         assert response.json["total"] == len(created) and response.json["open"] == len(created)
     bookings = call(app, "get", "/staff/api/bookings", headers=BEARER).json["items"]
     assert bookings[-1]["name"] == VISITOR and bookings[-1]["handled_at"] is None

@@ -3,7 +3,7 @@ could not answer, and an edit form that writes content/faq.yml.
 
 Why it is built this way:
 - The staff sign-in is being rewritten elsewhere, so the guard is a parameter: `guarded(api=, write=)`
-  from website/staff.py's create_blueprint. Posts need its CSRF token like every staff form.
+  from website/staff/views.py, shared by every staff route. Posts need its CSRF token like every staff form.
 - An edit is validated by the same loader the action server uses (haven/services/faq.py), then written
   atomically; the action servers see the new mtime and reload on the next question. No `rasa train`.
 - An answer is `approved` only when she ticks "I have reviewed this answer"; otherwise it is saved as
@@ -41,7 +41,7 @@ def create_faq_blueprint(
     templates: Environment, guarded: Callable[..., Any], into: Optional[Blueprint] = None
 ):
     """The FAQ routes under /staff/faq. `into`: the staff blueprint to add them to (one line in
-    website/staff.py); without it a blueprint of their own is returned."""
+    website/staff/routes.py); without it a blueprint of their own is returned."""
     bp = into or Blueprint("staff_faq", url_prefix="/staff")
 
     def page(template: str, status: int = 200, **context: Any) -> HTTPResponse:

@@ -1,7 +1,7 @@
 """How the staff inbox says things: the therapist's local times, ages, statuses and safety events in
 plain words.
 
-Why a module of its own: website/staff.py is about routes, credentials and the database; this is
+Why a module of its own: website/staff/ is about routes, credentials and the database; this is
 presentation only, shared by the inbox, the CSV/JSON lists and the calendar feed.  The plain words
 for safety events live in content/safety_words.yml (data, not code), so the therapist can reword
 them and a new crisis pattern never shows up as a bare id.

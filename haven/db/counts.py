@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import List, NamedTuple
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 #: What is counted here ("topic" carries the topic id as its key; the others have the key "").
 METRICS = ("conversation", "topic", "did_you_mean", "could_not_answer")
 _KEY = re.compile(r"^[a-z0-9_]{0,64}$")
-_ready: set = set()
-_ready_lock = threading.Lock()
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="haven-counts")
 
 
@@ -103,19 +100,10 @@ def drain() -> None:
 
 def _write(metric: str, key: str, zone: str, moment: datetime, url: str) -> None:
     try:
-        _ensure_schema(url)
+        migrate.ensure_schema(url)
         increment(metric, key, zone=zone, now=moment, url=url)
     except Exception as error:  # noqa: BLE001 - logged; the visitor's conversation goes on regardless
         log.warning("insights: could not count %s (%s)", metric, error.__class__.__name__)
-
-
-def _ensure_schema(url: str) -> None:
-    if url in _ready:
-        return
-    with _ready_lock:
-        if url not in _ready:
-            migrate.upgrade(url)
-            _ready.add(url)
 
 
 def weekly(first_week: date, last_week: date, *, url: str | None = None) -> List[Count]:

@@ -21,7 +21,7 @@ from typing import List, Optional
 from sqlalchemy import func, select, update
 
 from haven import settings as settings_module
-from haven.db import counts
+from haven.db import migrate
 from haven.db.models import FAQ_OUTCOMES, FaqQuestion
 from haven.db.session import resolve_url, retrying, session_scope
 
@@ -110,7 +110,7 @@ def drain() -> None:
 
 def _write(outcome, entry_id, score, text, url, retain_days) -> None:
     try:
-        counts._ensure_schema(url)  # one lock for both writers: alembic's migration context is process-wide
+        migrate.ensure_schema(url)  # the process-wide lock every migration takes (Alembic is not thread-safe)
         record(outcome, entry_id, score, text, url=url, retain_days=retain_days)
     except Exception as error:  # noqa: BLE001 - logged; the conversation goes on regardless
         log.warning("faq: could not count a question (%s)", error.__class__.__name__)

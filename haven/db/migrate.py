@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 # Alembic announces each of its plug-ins at INFO as it imports them: seven lines in every server's
@@ -23,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ALEMBIC_INI = ROOT / "alembic.ini"
 MIGRATIONS = ROOT / "migrations"
 
+#: Databases this process has brought up to date (resolved URLs), and the one lock every caller
+#: takes: Alembic's migration context is process-wide, so two threads must never migrate at once
+#: (the action server's writes, the insights counter's thread and the staff pages share it).
+_current: set = set()
+_current_lock = threading.Lock()
+
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic Config bound to this project's migrations and to url (settings' URL when None)."""
@@ -37,6 +44,24 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Apply every migration not yet applied; a no-op when the schema is current."""
     command.upgrade(alembic_config(url), revision)
+
+
+def ensure_schema(url: str | None = None) -> None:
+    """upgrade() once per database per process, for servers that reach the database lazily.
+
+    Why here and only here: the action server, the staff pages and the insights writers all need
+    "migrate before the first query, once, and again later if the database was down"; one copy
+    means one lock (see _current_lock) and one notion of "done". A failure raises what the upgrade
+    raised and is not remembered, so the next call tries again; each caller decides what a failure
+    means for it (a "try again" reply, a 503, a logged count).
+    """
+    resolved = resolve_url(url)
+    if resolved in _current:
+        return
+    with _current_lock:
+        if resolved not in _current:
+            upgrade(resolved)
+            _current.add(resolved)
 
 
 def current_revision(url: str | None = None) -> str | None:

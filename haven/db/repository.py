@@ -32,6 +32,7 @@ from haven.db.models import (
     utcnow,
 )
 from haven.db.session import DatabaseUnavailable, retrying, session_scope
+from haven.text import EMAIL
 
 __all__ = [
     "BookingRecord",
@@ -152,7 +153,6 @@ def _safety(row: SafetyEvent) -> SafetyEventRecord:
 
 # --------------------------------------------------------------------------- validation
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -207,7 +207,7 @@ def normalize_contact(method: str, contact: Any) -> str:
     method = _choice("contact_method", method, CONTACT_METHODS)
     contact = _text("contact", contact, MAX_CONTACT, required=True)
     if method == "email":
-        if not _EMAIL.match(contact):
+        if not EMAIL.match(contact):
             raise ValueError("contact does not look like an e-mail address (expected name@domain.tld)")
         return contact
     digits = sum(ch.isdigit() for ch in contact)
@@ -236,6 +236,19 @@ def _slot(value: Any) -> datetime | None:
     if value.second or value.microsecond:
         raise ValueError(f"slot_start must be on a whole minute, got {value.isoformat()}")
     return value
+
+
+def _sender(name: Any, contact_method: Any, contact: Any) -> Dict[str, str]:
+    """Who a booking or a hand-off is from, checked the same way for both (they are read the same way)."""
+    return dict(
+        name=_text("name", name, MAX_NAME, required=True),
+        contact_method=_choice("contact_method", contact_method, CONTACT_METHODS),
+        contact=normalize_contact(contact_method, contact),
+    )
+
+
+def _conversation_id(value: Any) -> str | None:
+    return _text("conversation_id", value, MAX_CONVERSATION_ID, required=False)
 
 
 def _violates(error: IntegrityError, constraint: str, column: str) -> bool:
@@ -271,34 +284,43 @@ def create_booking(
     if consent is not True:
         raise ValueError("consent must be True: a booking is only stored with the visitor's consent")
     values = dict(
-        name=_text("name", name, MAX_NAME, required=True),
-        contact_method=_choice("contact_method", contact_method, CONTACT_METHODS),
-        contact=normalize_contact(contact_method, contact),
+        **_sender(name, contact_method, contact),
         slot_start=_slot(slot_start),
         time_preference=_text("time_preference", time_preference, MAX_TIME_PREFERENCE, required=False),
         timezone=_timezone_name(timezone),
         consent=True,
         status=_choice("status", status, ("requested", "confirmed")),
-        conversation_id=_text("conversation_id", conversation_id, MAX_CONVERSATION_ID, required=False),
+        conversation_id=_conversation_id(conversation_id),
     )
     if values["slot_start"] is None and values["time_preference"] is None:
         raise ValueError("either slot_start or time_preference is required")
+    return _insert_request(Booking, _booking, BOOKING_PREFIX, values, url)
 
-    def insert(reference: str) -> BookingRecord:
+
+def _insert_request(model, convert, prefix: str, values: Dict[str, Any], url: str | None):
+    """Store a visitor's request (a Booking or a HandoffRequest) under a fresh reference.
+
+    One copy because the two differ only in their table: the same reference constraint
+    (uq_<table>_reference), the same retries, the same record back. A conflict on a booking's
+    active-slot index becomes SlotTaken (hand-offs have no such index).
+    """
+    table = model.__tablename__
+
+    def insert(reference: str):
         try:
             with session_scope(url) as session:
-                row = Booking(reference=reference, created_at=utcnow(), **values)
+                row = model(reference=reference, created_at=utcnow(), **values)
                 session.add(row)
                 session.flush()
-                return _booking(row)
+                return convert(row)
         except IntegrityError as error:
-            if _violates(error, "uq_bookings_reference", "bookings.reference"):
+            if _violates(error, f"uq_{table}_reference", f"{table}.reference"):
                 raise _ReferenceTaken() from error
-            if _violates(error, "uq_bookings_active_slot", "bookings.slot_start"):
+            if model is Booking and _violates(error, "uq_bookings_active_slot", "bookings.slot_start"):
                 raise SlotTaken(values["slot_start"]) from error
             raise
 
-    return _insert_with_reference(BOOKING_PREFIX, insert, lambda ref: get_booking(ref, url=url), values)
+    return _insert_with_reference(prefix, insert, lambda ref: _get(model, convert, ref, url), values)
 
 
 def _insert_with_reference(prefix, insert, fetch, values):
@@ -332,12 +354,17 @@ def _normalize_reference(reference: Any) -> str:
 
 def get_booking(reference: str, *, url: str | None = None) -> BookingRecord | None:
     """The booking with this reference (case-insensitive), or None."""
+    return _get(Booking, _booking, reference, url)
+
+
+def _get(model, convert, reference: Any, url: str | None):
+    """The row of a table with references (bookings, hand-off requests) as its record, or None."""
     reference = _normalize_reference(reference)
 
     def read():
         with session_scope(url) as session:
-            row = session.execute(select(Booking).where(Booking.reference == reference)).scalar_one_or_none()
-            return _booking(row) if row is not None else None
+            row = session.execute(select(model).where(model.reference == reference)).scalar_one_or_none()
+            return convert(row) if row is not None else None
 
     return retrying(read)
 
@@ -484,43 +511,20 @@ def create_handoff(
     """Store a message for the therapist; the transcript only with the visitor's consent."""
     transcript_consent = _bool("transcript_consent", transcript_consent)
     values = dict(
-        name=_text("name", name, MAX_NAME, required=True),
-        contact_method=_choice("contact_method", contact_method, CONTACT_METHODS),
-        contact=normalize_contact(contact_method, contact),
+        **_sender(name, contact_method, contact),
         message=_text("message", message, MAX_MESSAGE, required=False),
         transcript=_text("transcript", transcript, MAX_TRANSCRIPT, required=False),
         transcript_consent=transcript_consent,
-        conversation_id=_text("conversation_id", conversation_id, MAX_CONVERSATION_ID, required=False),
+        conversation_id=_conversation_id(conversation_id),
     )
     if values["transcript"] is not None and not transcript_consent:
         raise ValueError("transcript given without transcript_consent=True; drop it or ask the visitor first")
-
-    def insert(reference: str) -> HandoffRecord:
-        try:
-            with session_scope(url) as session:
-                row = HandoffRequest(reference=reference, created_at=utcnow(), **values)
-                session.add(row)
-                session.flush()
-                return _handoff(row)
-        except IntegrityError as error:
-            if _violates(error, "uq_handoff_requests_reference", "handoff_requests.reference"):
-                raise _ReferenceTaken() from error
-            raise
-
-    return _insert_with_reference(HANDOFF_PREFIX, insert, lambda ref: get_handoff(ref, url=url), values)
+    return _insert_request(HandoffRequest, _handoff, HANDOFF_PREFIX, values, url)
 
 
 def get_handoff(reference: str, *, url: str | None = None) -> HandoffRecord | None:
     """The hand-off request with this reference (case-insensitive), or None."""
-    reference = _normalize_reference(reference)
-
-    def read():
-        with session_scope(url) as session:
-            query = select(HandoffRequest).where(HandoffRequest.reference == reference)
-            row = session.execute(query).scalar_one_or_none()
-            return _handoff(row) if row is not None else None
-
-    return retrying(read)
+    return _get(HandoffRequest, _handoff, reference, url)
 
 
 # --------------------------------------------------------------------------- safety events
@@ -545,7 +549,7 @@ def record_safety_event(
         subject=_choice("subject", subject, SAFETY_SUBJECTS),
         rule=_text("rule", rule, MAX_RULE, required=True),
         tier=_choice("tier", tier, SAFETY_TIERS),
-        conversation_id=_text("conversation_id", conversation_id, MAX_CONVERSATION_ID, required=False),
+        conversation_id=_conversation_id(conversation_id),
         message_text=_text("message_text", message_text, MAX_MESSAGE, required=False),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,6 +134,29 @@ def test_default_url_comes_from_settings(tmp_path, monkeypatch):
     migrate.upgrade()
     assert (tmp_path / "nested" / "dir" / "settings.db").exists()
     assert migrate.current_revision() == HEAD
+
+
+def test_ensure_schema_migrates_each_database_once_and_retries_after_a_failure(database_url, monkeypatch):
+    """The one lazy bootstrap the action server, the staff pages and the insights writers share:
+    a failure is not remembered (the next call tries again), success is, even for threads that
+    ask at the same moment."""
+    calls = []
+    real_upgrade = migrate.upgrade
+
+    def upgrade(url=None, revision="head"):
+        calls.append(url)
+        if len(calls) == 1:
+            raise OSError("the database is down")
+        real_upgrade(url, revision)
+
+    monkeypatch.setattr(migrate, "upgrade", upgrade)
+    with pytest.raises(OSError):
+        migrate.ensure_schema(database_url)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: migrate.ensure_schema(database_url), range(8)))
+    migrate.ensure_schema(database_url)
+    assert calls == [database_url, database_url]
+    assert migrate.current_revision(database_url) == HEAD
 
 
 def test_safety_events_from_before_the_tier_keep_their_rows(database_url):
