@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -86,6 +87,31 @@ class LiveHaven:
         return f"http://127.0.0.1:{self.settings.action_port}"
 
 
+@contextmanager
+def launched(env: Dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`make run`'s launcher (`python -m haven.ops.launcher`) with `env`, its output in `log`, for the
+    block; then Ctrl-C, as a person would press it (killed if it has not stopped within 90 s). Its exit
+    code is the process's returncode afterwards."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "haven.ops.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
+
+
 def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -119,19 +145,11 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
     }
     settings = settings_module.load(env)
     log = tmp_path_factory.mktemp("live") / "launcher.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "haven.ops.launcher"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    # After the block, Ctrl-C: every server must be gone and every port free afterwards.
+    with launched(env, log) as process:
         _wait_for_banner(process, log, timeout=300)
         yield LiveHaven(process, settings, log)
-        # Ctrl-C, as a person would press it; every server must be gone and every port free afterwards.
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
+    code = process.returncode
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "launcher.log").write_bytes(log.read_bytes())
     assert code == 0, f"launcher exited with {code}"
@@ -146,6 +164,17 @@ def live_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHaven]:
         assert typed not in logged, f"visitor text in the server logs: {typed!r}"
     for port in (settings.rasa_port, settings.action_port, settings.site_port):
         assert processes.port_is_free("127.0.0.1", port), f"port {port} still held after Ctrl-C"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated SQLite database in the test's own folder (var/haven.db, as on a clone), disposed after."""
+    from haven.db import migrate, session
+
+    url = f"sqlite:///{tmp_path / 'var' / 'haven.db'}"
+    migrate.upgrade(url)
+    yield url
+    session.dispose_engine(url)
 
 
 @pytest.fixture

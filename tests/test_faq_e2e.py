@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -25,7 +22,7 @@ from haven.services import faq
 from haven.settings import ROOT
 from haven_devtools import rest_client
 from tests import staff_signin
-from tests.conftest import ARTIFACTS, LiveHaven, _wait_for_banner
+from tests.conftest import ARTIFACTS, LiveHaven, _wait_for_banner, launched
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -72,20 +69,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     }
     settings = settings_module.load(env)
     log = folder / "launcher.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "haven.ops.launcher"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for_banner(process, log, timeout=300)
-            yield {"haven": LiveHaven(process, settings, log), "faq": content / "faq.yml"}
-        finally:
-            process.send_signal(signal.SIGINT)
-            code = process.wait(timeout=60)
+    with launched(env, log) as process:
+        _wait_for_banner(process, log, timeout=300)
+        yield {"haven": LiveHaven(process, settings, log), "faq": content / "faq.yml"}
+    code = process.returncode
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "faq-launcher.log").write_bytes(log.read_bytes())
     assert code == 0, f"launcher exited with {code}"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from haven import settings as settings_module
-from haven.db import counts, inbox, migrate, repository, session
+from haven.db import counts, inbox, repository
 from haven.services import availability, references
 from haven.settings import ROOT
 from tests import staff_signin
@@ -29,14 +29,6 @@ from website import inbox_view, staff
 
 RAW_ID = "3f1c2a9e-6d7b-4c1e-9a55-0b7e8f4d2c11"  # what the widget's crypto.randomUUID makes
 EMAIL = "robin.private@example.org"
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'var' / 'haven.db'}"
-    migrate.upgrade(url)
-    yield url
-    session.dispose_engine(url)
 
 
 @pytest.fixture

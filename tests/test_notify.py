@@ -7,7 +7,6 @@ import base64
 import email
 import logging
 import smtplib
-import socket
 import threading
 import time
 from dataclasses import replace
@@ -17,7 +16,8 @@ from typing import List
 import pytest
 
 from haven import settings as settings_module
-from haven.db import migrate, repository, session
+from haven.db import repository
+from haven.ops.processes import free_port
 from haven.services import notify
 
 VISITOR = "Zelda Quux"
@@ -132,20 +132,6 @@ def smtp_settings(port: int, **env: str) -> settings_module.Settings:
     return settings_module.load({k: v for k, v in values.items() if v is not None})
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'haven.db'}"
-    migrate.upgrade(url)
-    yield url
-    session.dispose_engine(url)
-
-
 def assert_no_visitor_data(raw: bytes) -> None:
     text = raw.decode("utf-8", "replace")
     # The phone number is checked whole: its digits alone can occur in a random Message-ID.
@@ -215,7 +201,8 @@ def test_several_recipients_and_the_background_helper() -> None:
 def test_unreachable_smtp_returns_false(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="haven.services.notify")
     started = time.monotonic()
-    assert notify.notify("booking", "HV-7K3Q9P", settings=smtp_settings(closed_port())) is False
+    nobody = free_port()  # nothing listens there
+    assert notify.notify("booking", "HV-7K3Q9P", settings=smtp_settings(nobody)) is False
     assert time.monotonic() - started < 5
     assert "HV-7K3Q9P" in caplog.text and "ConnectionRefusedError" in caplog.text
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from haven import settings as settings_module
 from haven.db import inbox as inbox_db
-from haven.db import migrate, repository, session
+from haven.db import repository, session
+from haven.ops.processes import free_port
 from haven.services import references
 from tests import staff_signin
 from website import staff
@@ -24,14 +24,6 @@ HOST = "inbox.test"  # sent as the Host header so a same-site Origin is predicta
 SAME_ORIGIN = f"http://{HOST}"
 VISITOR = "Zelda Quux"
 VISITOR_EMAIL = "zelda.quux@example.org"
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'var' / 'haven.db'}"
-    migrate.upgrade(url)
-    yield url
-    session.dispose_engine(url)
 
 
 def make_app(db_url: str, **env: str):
@@ -483,14 +475,8 @@ def test_cross_site_sign_in_is_refused(app) -> None:
 # --------------------------------------------------------------------------- database down
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_database_gives_503_not_a_traceback() -> None:
-    url = f"postgresql+psycopg2://haven@127.0.0.1:{_closed_port()}/haven"
+    url = f"postgresql+psycopg2://haven@127.0.0.1:{free_port()}/haven"
     app = make_app(url)
     try:
         api = call(app, "get", "/staff/api/bookings", headers=BEARER)

@@ -27,16 +27,6 @@ WRONG = "Not the right password 7"
 
 
 @pytest.fixture
-def db_url(tmp_path):
-    from haven.db import migrate
-
-    url = f"sqlite:///{tmp_path / 'var' / 'haven.db'}"
-    migrate.upgrade(url)
-    yield url
-    session.dispose_engine(url)
-
-
-@pytest.fixture
 def app(db_url, staff_password):
     # Trust one proxy, so X-Forwarded-For plays the part of many client addresses.
     return make_app(db_url, HAVEN_PROXIES_COUNT="1", HAVEN_RATE_LIMIT_PER_MINUTE="0")

@@ -18,7 +18,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +29,7 @@ import pytest
 from haven import settings as settings_module
 from haven.ops import processes
 from haven.settings import ROOT
+from tests.conftest import launched
 from tests.test_conversations import Visitor, customs, texts
 from tests.test_faults_e2e import booking_in, booking_up_to_the_summary
 
@@ -138,26 +138,12 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
     env.pop("HAVEN_ACTION_TOKEN", None)  # the launcher makes one for this launch
     settings = settings_module.load(env)
     log = tmp / "launcher.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "haven.ops.launcher"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    with launched(env, log) as process:
         live = Supervised(process, settings, log, var)
-        try:
-            wait_for(lambda: "Haven is running" in live.output() or process.poll() is not None, 300, "start")
-            assert process.poll() is None, live.output()[-3000:]
-            yield live
-        finally:
-            process.send_signal(signal.SIGINT)  # Ctrl-C, as a person would press it
-            try:
-                code = process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
+        wait_for(lambda: "Haven is running" in live.output() or process.poll() is not None, 300, "start")
+        assert process.poll() is None, live.output()[-3000:]
+        yield live
+    code = process.returncode
     output = log.read_text(errors="replace")
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     (ROOT / "test-artifacts" / "supervision-launcher.log").write_text(output)
