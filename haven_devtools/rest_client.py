@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Optional
 
 REST_PATH = "/webhooks/rest/webhook"
 
@@ -17,19 +17,10 @@ def webhook(base: str) -> str:
     return base.rstrip("/") + REST_PATH
 
 
-def post_json(
-    url: str,
-    body: Any,
-    headers: Optional[Mapping[str, str]] = None,
-    timeout: float = 60.0,
-    method: str = "POST",
-) -> Any:
+def post_json(url: str, body: Any, timeout: float = 60.0) -> Any:
     """`body` as JSON to `url`; the decoded answer. An HTTP error status raises urllib's HTTPError."""
     request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method=method,
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())

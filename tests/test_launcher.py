@@ -283,3 +283,9 @@ def test_rasa_reads_any_api_token_the_launcher_passes(token) -> None:
     parsed = create_argument_parser().parse_args(argv[1:])
     assert parsed.auth_token == token and parsed.enable_api
     assert api_arguments(argv, "other") == argv, "a token already there is kept"
+
+
+def test_servers_get_quiet_tensorflow_unless_the_operator_says_otherwise() -> None:
+    settings = settings_module.load({})
+    assert processes.runtime_env(settings, {})["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    assert processes.runtime_env(settings, {"TF_CPP_MIN_LOG_LEVEL": "0"})["TF_CPP_MIN_LOG_LEVEL"] == "0"

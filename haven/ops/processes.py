@@ -39,9 +39,10 @@ def runtime_env(settings: Settings, base: Optional[Dict[str, str]] = None) -> Di
     """The environment every Haven process gets: no telemetry, quiet TensorFlow and no deprecation
     warnings, one BLAS thread. (Haven's code is importable through its editable install, `make install`.)"""
     env = dict(os.environ if base is None else base)
+    tf_level = env.get("TF_CPP_MIN_LOG_LEVEL")  # an operator's own level wins over the quiet default
     env.update(settings.rasa_environment())
     env.update(
-        TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        TF_CPP_MIN_LOG_LEVEL=tf_level or env["TF_CPP_MIN_LOG_LEVEL"],
         # One BLAS thread: the classifiers' small matrix products gain nothing from a second one,
         # and OpenBLAS's idle threads spin between calls. Measured under make bench's mix on 2
         # cores: the Rasa server's CPU a message 35-44 ms -> 18-21 ms (docs/benchmarks.md).
