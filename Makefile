@@ -47,7 +47,7 @@ test: train ## install, train if needed, then run the whole test suite
 	@$(PY) -m pytest
 
 test-unit: install ## the tests that need no trained model, server or browser, in under a minute (no training)
-	@$(PY) -m pytest -m "not model and not e2e and not browser and not slow" --durations=5 $(PYTEST_ARGS)
+	@$(PY) -m pytest -n auto -m "not model and not e2e and not browser and not slow" --durations=5 $(PYTEST_ARGS)
 
 purge: install ## delete conversations and handled items past their retention period, and report counts
 	@$(PY) -m haven.ops.retention

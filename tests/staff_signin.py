@@ -8,6 +8,7 @@ database (the `staff_password` fixture in tests/conftest.py calls it).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Dict
 
@@ -19,9 +20,25 @@ PASSWORD = "Quiet harbour lantern 42"
 
 
 def set_password(url: str, password: str = PASSWORD, username: str = USERNAME) -> None:
+    """Stores the account as `make staff-password` does (same strength check, same argon2id hash format).
+
+    The hash is computed once per password in a test run: argon2id costs about 0.1 s by design, and
+    hundreds of staff tests each start from a fresh database. Signing in still verifies it for real.
+    """
+    from haven.db import staff_accounts
     from website import staff_auth
 
-    staff_auth.set_password(username, password, url=url)
+    problem = staff_auth.strength_problem(password, username)
+    if problem:
+        raise ValueError(problem)
+    staff_accounts.set_password_hash(username, _hash(password), url=url)
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    from website import staff_auth
+
+    return staff_auth.hash_password(password)
 
 
 def login_form(password: str, csrf: str, username: str = USERNAME) -> Dict[str, str]:

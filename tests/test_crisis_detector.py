@@ -564,13 +564,23 @@ def _replace_text(path: Path, old: str, new: str) -> None:
         ),
     ],
 )
-def test_pattern_folder_is_one_consistent_spec(create_detector, tmp_path, change, error):
-    """Every *.yml of the folder is merged; nothing may be defined twice or differently."""
+def test_pattern_folder_is_one_consistent_spec(tmp_path, change, error):
+    """Every *.yml of the folder is merged; nothing may be defined twice or differently. Checked on the
+    folder reader the detector loads through (compiling the patterns each time would cost a second a
+    case); the next test shows the detector itself refusing such a folder."""
+    folder = tmp_path / "patterns"
+    shutil.copytree(PATTERNS, folder)  # an unchanged copy loads: the next test
+    change(folder)
+    with pytest.raises(ValueError, match=re.escape(error)):
+        patterns.read_folder(folder)
+
+
+def test_the_detector_refuses_an_inconsistent_pattern_folder(create_detector, tmp_path):
     folder = tmp_path / "patterns"
     shutil.copytree(PATTERNS, folder)
     create_detector({"patterns": str(folder)})  # the copy itself loads
-    change(folder)
-    with pytest.raises(ValueError, match=re.escape(error)):
+    (folder / "more.yml").write_text("categories:\n  suicide: {patterns: []}\n")
+    with pytest.raises(ValueError, match=re.escape("category 'suicide' in both more.yml and suicide.yml")):
         create_detector({"patterns": str(folder)})
 
 
@@ -693,9 +703,14 @@ def test_component_loads_from_config_through_rasa_graph(tmp_path):
         ("junk", "US"),
     ],
 )
-def test_region_comes_from_the_widget_locale(metadata, region) -> None:
-    detector = CrisisDetector({**CrisisDetector.get_default_config(), "default_region": "US"})
-    assert detector.region(metadata) == region
+def test_region_comes_from_the_widget_locale(us_detector, metadata, region) -> None:
+    assert us_detector.region(metadata) == region
+
+
+@pytest.fixture(scope="module")
+def us_detector() -> CrisisDetector:
+    """One detector for the region cases: compiling the patterns takes about a second."""
+    return CrisisDetector({**CrisisDetector.get_default_config(), "default_region": "US"})
 
 
 def test_classifier_path_respects_its_threshold() -> None:

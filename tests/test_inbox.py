@@ -24,6 +24,7 @@ from haven.db import counts, inbox, repository
 from haven.services import availability, references
 from haven.settings import ROOT
 from tests import staff_signin
+from tests.sanic_server import served
 from tests.test_staff import BEARER, HOST, SAME_ORIGIN, call, make_app
 from website import inbox_view, staff
 
@@ -33,7 +34,8 @@ EMAIL = "robin.private@example.org"
 
 @pytest.fixture
 def app(db_url, staff_password):
-    return make_app(db_url)
+    with served(make_app(db_url)) as app:
+        yield app
 
 
 def booking(db_url, **kw):

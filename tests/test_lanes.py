@@ -14,6 +14,7 @@ a started stack from one refused before it starts) and tests slow for other reas
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -82,7 +83,7 @@ def _is_fixture(node: ast.FunctionDef) -> bool:
     return any("fixture" in ast.unparse(d).split("(")[0] for d in node.decorator_list)
 
 
-def _function(node: ast.FunctionDef, text: str, outer: Set[str]) -> Function:
+def _function(node: ast.FunctionDef, lines: List[str], outer: Set[str]) -> Function:
     params = [a.arg for a in node.args.args + node.args.kwonlyargs]
     marks = set(outer)
     param_marks: Set[str] = set()
@@ -93,11 +94,28 @@ def _function(node: ast.FunctionDef, text: str, outer: Set[str]) -> Function:
             pass  # marks on single parameters select those cases; they do not mark the whole test
         else:
             marks |= _marks(decorator)
-    return Function(node.name, ast.get_source_segment(text, node) or "", params, marks, param_marks)
+    return Function(node.name, _source(lines, node), params, marks, param_marks)
+
+
+def _source(lines: List[str], node: ast.AST) -> str:
+    """The whole lines a node spans (`ast.get_source_segment` splits the file again on every call)."""
+    return "".join(lines[node.lineno - 1 : node.end_lineno])
 
 
 def _parse(path: Path) -> Module:
+    return _parsed(path, *_version(path))
+
+
+def _version(path: Path) -> Tuple[int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
+@functools.cache
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> Module:
+    """One parse per version of a file: the scan's tests share it."""
     text = path.read_text()
+    lines = text.splitlines(keepends=True)
     tree = ast.parse(text)
     module_marks: Set[str] = set()
     fixtures: Dict[str, Function] = {}
@@ -116,14 +134,14 @@ def _parse(path: Path) -> Module:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not (
             node.name.startswith("test") or _is_fixture(node)
         ):
-            names[node.name] = ast.get_source_segment(text, node) or ""
+            names[node.name] = _source(lines, node)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Name) and target.id != "pytestmark":
-                    names[target.id] = ast.get_source_segment(text, node) or ""
+                    names[target.id] = _source(lines, node)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            function = _function(node, text, module_marks)
+            function = _function(node, lines, module_marks)
             if _is_fixture(node):
                 fixtures[node.name] = function
             elif node.name.startswith("test"):
@@ -132,7 +150,7 @@ def _parse(path: Path) -> Module:
             class_marks = module_marks | set().union(*(_marks(d) for d in node.decorator_list))
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                    function = _function(item, text, class_marks)
+                    function = _function(item, lines, class_marks)
                     if _is_fixture(item):
                         fixtures[item.name] = function
                     elif item.name.startswith("test"):

@@ -71,6 +71,7 @@ def test_the_launcher_runs_rasa_through_the_fix() -> None:
     assert rasa.argv[1:4] == ["-m", "haven.plugins.rasa_server", "run"]
 
 
+@pytest.mark.slow  # a fresh interpreter importing Rasa and TensorFlow: about 5 s
 def test_the_module_is_rasas_own_command_line() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "haven.plugins.rasa_server", "--version"],

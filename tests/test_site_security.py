@@ -10,7 +10,8 @@ from typing import Dict, List
 import pytest
 
 from haven import settings as settings_module
-from haven.db import migrate, repository, session
+from haven.db import repository
+from tests.sanic_server import served
 from website import staff as staff_module
 from website.app import create_app
 from website.ratelimit import MAX_KEYS, TokenBuckets
@@ -21,16 +22,13 @@ FOREIGN = "https://evil.example"
 
 
 @pytest.fixture
-def db_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'haven.db'}"
-    migrate.upgrade(url)
-    # Something to show, with markup in it: the inbox must escape it.
+def db_url(db_url):
+    """The conftest's database, with something to show that has markup in it: the inbox must escape it."""
     repository.create_booking(
         name="<script>alert(1)</script>", contact_method="email", contact="x@example.org",
-        timezone="UTC", consent=True, time_preference="<img src=x onerror=alert(2)>", url=url,
+        timezone="UTC", consent=True, time_preference="<img src=x onerror=alert(2)>", url=db_url,
     )  # fmt: skip
-    yield url
-    session.dispose_engine(url)
+    return db_url
 
 
 def make_app(db_url: str, **env: str):
@@ -40,7 +38,8 @@ def make_app(db_url: str, **env: str):
 
 @pytest.fixture
 def app(db_url):
-    return make_app(db_url)
+    with served(make_app(db_url)) as app:
+        yield app
 
 
 def get(app, path: str, method: str = "get", headers: Dict[str, str] | None = None):

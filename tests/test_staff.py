@@ -16,6 +16,7 @@ from haven.db import repository, session
 from haven.ops.processes import free_port
 from haven.services import references
 from tests import staff_signin
+from tests.sanic_server import served
 from website import staff
 from website.app import create_app
 
@@ -43,7 +44,8 @@ def make_app(db_url: str, **env: str):
 
 @pytest.fixture
 def app(db_url, staff_password):
-    return make_app(db_url)
+    with served(make_app(db_url)) as app:
+        yield app
 
 
 @pytest.fixture

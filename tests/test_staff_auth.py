@@ -19,6 +19,7 @@ from haven.db import models, session
 from haven.db import staff_accounts as accounts
 from haven.settings import ROOT
 from tests import staff_signin
+from tests.sanic_server import served
 from tests.test_staff import BEARER, HOST, SAME_ORIGIN, call, cookie_header, csrf_from, make_app
 from website import staff, staff_auth
 
@@ -29,7 +30,8 @@ WRONG = "Not the right password 7"
 @pytest.fixture
 def app(db_url, staff_password):
     # Trust one proxy, so X-Forwarded-For plays the part of many client addresses.
-    return make_app(db_url, HAVEN_PROXIES_COUNT="1", HAVEN_RATE_LIMIT_PER_MINUTE="0")
+    with served(make_app(db_url, HAVEN_PROXIES_COUNT="1", HAVEN_RATE_LIMIT_PER_MINUTE="0")) as app:
+        yield app
 
 
 @pytest.fixture

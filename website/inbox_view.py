@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping
 from zoneinfo import ZoneInfo
 
-import yaml
-
+from haven import yaml_files
 from haven.settings import ROOT
 
 WORDS_FILE = ROOT / "content" / "safety_words.yml"
@@ -31,7 +30,7 @@ def safety_words(path: Path = WORDS_FILE) -> Mapping[str, Any]:
     with _lock:
         cached = _cache.get(path)
         if cached is None or cached[0] != mtime:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml_files.read(path) or {}
             for section in ("categories", "category_fallback", "detectors", "tiers", "subjects", "rules"):
                 if not isinstance(data.get(section), dict):
                     raise ValueError(f"{path}: '{section}' must be a mapping")

@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Mapping, Set
 
 import yaml
 
+from haven import yaml_files
 from haven.services import content, safety
 from haven.settings import ROOT, Settings
 
@@ -61,7 +62,7 @@ def placeholders(text: str) -> Set[str]:
 def load_copy(content_dir: Path) -> WidgetCopy:
     path = Path(content_dir) / COPY_FILE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_files.read(path)
     except (OSError, yaml.YAMLError) as error:
         raise WidgetCopyError(f"{path}: cannot be read: {error}") from error
     if not isinstance(raw, Mapping):

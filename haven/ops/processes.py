@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Dict, List, Optional
 
+from haven import yaml_files
 from haven.ops import file_modes
 from haven.ops.supervisor import RestartPolicy
 from haven.plugins import quiet
@@ -146,7 +147,7 @@ def _store_types(endpoints: Path, env: Dict[str, str]) -> Dict[str, Optional[str
     import yaml
 
     try:
-        content = yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}
+        content = yaml_files.read(endpoints) or {}
     except (OSError, yaml.YAMLError) as error:
         raise StackError(f"cannot read the Rasa endpoints file {endpoints}: {error}") from error
     types: Dict[str, Optional[str]] = {}

@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, create_engine, delete, inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
 
 from haven import settings as settings_module
+from haven import yaml_files
 from haven.ops.file_modes import owner_only, sqlite_path
 from haven.settings import Settings
 
@@ -81,7 +82,7 @@ def tracker_store_url(settings: Settings) -> Tuple[Optional[URL], Optional[str]]
 
     path = settings.rasa_endpoints
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        content = yaml_files.read(path) or {}
     except (OSError, yaml.YAMLError) as error:
         return None, f"cannot read the Rasa endpoints file {path}: {error}"
     section = content.get("tracker_store") if isinstance(content, dict) else None

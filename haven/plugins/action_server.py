@@ -79,6 +79,14 @@ def create_app(*args: Any, token: Optional[str] = None, **kwargs: Any):
             return response.json({"error": "unauthorized"}, status=401)
         return None
 
+    @app.before_server_start
+    async def warm_the_faq(_app, _loop) -> None:
+        # The FAQ's matcher (the sentence encoder and every example question encoded, a few seconds)
+        # is built before the first request, not on a visitor's first practice question.
+        from haven.services import faq
+
+        faq.store().current()
+
     @app.exception(Exception)
     async def exception_handler(request, exception: Exception):
         logger.error("an action failed: %s at %s", type(exception).__name__, where(exception))

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from haven import yaml_files
 from haven.settings import ROOT
 
 DEFAULT_PATH = ROOT / "schedule" / "availability.yml"
@@ -196,7 +197,7 @@ def load_schedule(path: Union[str, Path, None] = None) -> Schedule:
         if cached and cached[0] == mtime:
             return cached[1]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.read(path)
     except yaml.YAMLError as error:
         raise ScheduleError(f"{path}: not valid YAML: {error}") from error
     schedule = parse_schedule(data, str(path))

@@ -17,6 +17,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import yaml
 
 from haven import settings as settings_module
+from haven import yaml_files
 
 TOPICS_FILE = "topics.yml"
 ARTICLE_FILE = "article.md"
@@ -200,7 +201,7 @@ def topic_ids() -> Tuple[str, ...]:
     """The article topics' ids, in content/topics.yml's order; each is also the NLU intent that asks for
     it (data/nlu), so the actions, the FAQ and the evaluation take the list from here. Read from the
     code's own content folder, not HAVEN_CONTENT_DIR: the intents are in the model trained from it."""
-    raw = yaml.safe_load((settings_module.ROOT / "content" / TOPICS_FILE).read_text(encoding="utf-8"))
+    raw = yaml_files.read(settings_module.ROOT / "content" / TOPICS_FILE)
     return tuple(str(topic_id) for topic_id in raw["topics"])
 
 
@@ -209,7 +210,7 @@ def load(content_dir: Optional[Path] = None) -> KnowledgeBase:
     path = content_dir / TOPICS_FILE
     try:
         article = (content_dir / ARTICLE_FILE).read_text(encoding="utf-8")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_files.read(path)
     except (OSError, yaml.YAMLError) as error:
         raise ContentError(f"{path}: cannot be read: {error}") from error
     if not isinstance(raw, Mapping) or not isinstance(raw.get("topics"), Mapping) or not raw["topics"]:
@@ -253,7 +254,7 @@ _WORD = re.compile(r"[a-z][a-z'’-]*")
 def personal_words() -> Tuple[FrozenSet[str], FrozenSet[str]]:
     """content/personal_words.yml: (first-person words, relationship words)."""
     path = Path(settings_module.load().content_dir) / PERSONAL_WORDS_FILE
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_files.read(path)
     return frozenset(map(str, data["first_person"])), frozenset(map(str, data["relationship"]))
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from haven import settings as settings_module
+from haven import yaml_files
 from haven.services import content
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def parse(raw: Any, where: str = FAQ_FILE) -> Faq:
 def load(path: Optional[Path] = None) -> Faq:
     path = Path(path or faq_path())
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_files.read(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise FaqError(f"{path}: cannot be read: {error.__class__.__name__}") from error
     return parse(raw, str(path))
@@ -257,7 +258,7 @@ def save(faq: Faq, path: Optional[Path] = None) -> None:
     sees the old file or the new one, never half of one."""
     path = Path(path or faq_path())
     text = dump(faq)
-    parse(yaml.safe_load(text), str(path))  # never write what the loader would refuse
+    parse(yaml_files.loads(text), str(path))  # never write what the loader would refuse
     fd, tmp = tempfile.mkstemp(prefix=".faq-", suffix=".yml", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -367,7 +368,7 @@ def other_examples(nlu_dir: Optional[Path] = None) -> List[str]:
     folder = Path(nlu_dir or settings_module.ROOT / "data" / "nlu")
     out: List[str] = []
     for path in sorted(folder.glob("*.yml")):
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+        for block in (yaml_files.read(path) or {}).get("nlu") or []:
             if block.get("intent") in _OTHER_INTENTS:
                 for line in str(block.get("examples") or "").splitlines():
                     line = line.strip()

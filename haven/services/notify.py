@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from haven import settings as settings_module
+from haven import yaml_files
 from haven.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def load_templates(content_dir: Path) -> Dict[str, Dict[str, str]]:
     """{kind: {"subject": ..., "body": ...}} from the content file, validated."""
     path = Path(content_dir) / NOTIFICATIONS_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.read(path)
     except (OSError, yaml.YAMLError) as error:
         raise NotificationContentError(
             f"{path}: cannot be read as YAML ({error.__class__.__name__})"

@@ -10,6 +10,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import yaml
 
+from haven import yaml_files
 from haven.settings import ROOT
 
 SAFETY_DIR = ROOT / "safety"
@@ -123,7 +124,7 @@ class SafetyData:
 
 def _read(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.read(path)
     except (OSError, yaml.YAMLError) as error:
         raise SafetyDataError(f"{path}: cannot be read: {error}") from error
     if not isinstance(data, dict):

@@ -22,6 +22,8 @@ from typing import Iterable, List
 
 import yaml
 
+from haven import yaml_files
+
 CALM = "calm"
 CATEGORIES = ("suicide", "self_harm", "danger")
 LABELS = (CALM, *CATEGORIES)
@@ -47,7 +49,7 @@ def key(text: str) -> str:
 
 def read_file(path: Path) -> List[Example]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.read(path)
     except (OSError, yaml.YAMLError) as error:
         raise RiskDataError(f"{path}: cannot be read: {error}") from error
     if not isinstance(data, dict) or not ({"crisis", "calm"} & set(data)):
