@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain bench bench-quick profile crisis-cv bench-encoder purge staff-password
+.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv bench-encoder purge staff-password
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ profile: train ## where a turn's time goes: NLU components, policies, action cal
 
 safety-domain: install ## regenerate the crisis replies in domain.yml (its generated block) after editing safety/*.yml
 	@$(PY) scripts/build_safety_domain.py
+
+faq-nlu: install ## regenerate data/nlu/practice_faq_more.yml from the FAQ matcher's extra examples (data/faq/*.yml)
+	@$(PY) scripts/build_faq_nlu.py
 
 lint: install ## ruff over the Python code
 	@$(VENV)/bin/ruff check .

@@ -4,9 +4,10 @@ Each message goes the way a visitor's would: the trained NLU model parses it (th
 included), then the route the rules take decides whether the FAQ is asked and at which threshold
 (intent practice_faq: INTENT_THRESHOLD; out_of_scope or nlu_fallback: FALLBACK_THRESHOLD; any other
 intent: the FAQ is never asked). Sets: tests/nlu/faq_dev.yml (development: the thresholds were chosen
-on it), tests/nlu/faq_blind.yml when present (written blind by another writer; only numbers are
-printed, never its messages), and the topic evaluation sets (heldout*.yml, off_topic*.yml) as extra
-held-out checks that the FAQ takes neither article questions nor off-topic ones.
+on it), tests/nlu/faq_tune.yml (hard look-alikes written blind, then read to choose the thresholds and
+the extra examples' kind), tests/nlu/faq_blind.yml and faq_blind_b.yml (each written blind by another
+writer; only numbers are printed, never their messages), and the topic evaluation sets (heldout*.yml,
+off_topic*.yml) as extra held-out checks that the FAQ takes neither article questions nor off-topic ones.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from haven.settings import ROOT
 from haven_devtools.evaluation import heldout, load_agent, off_topic, parse_all
 
 DEV = ROOT / "tests" / "nlu" / "faq_dev.yml"
+TUNE = ROOT / "tests" / "nlu" / "faq_tune.yml"
 BLIND = ROOT / "tests" / "nlu" / "faq_blind.yml"
+BLIND_B = ROOT / "tests" / "nlu" / "faq_blind_b.yml"
 FALLBACK_INTENTS = ("out_of_scope", "nlu_fallback")
 
 
@@ -137,10 +140,13 @@ def evaluate_faq(model_path: Path = ROOT / "models" / "haven.tar.gz") -> List[Tu
             True,
         )  # fmt: skip
     )
-    if BLIND.is_file():
-        results.append(
-            (run_set(agent, matcher, f"{BLIND.name} (blind; messages not shown)", *_load(BLIND)), False)
-        )
+    if TUNE.is_file():
+        results.append((run_set(agent, matcher, f"{TUNE.name} (tuning)", *_load(TUNE)), True))
+    for blind in (BLIND, BLIND_B):
+        if blind.is_file():
+            results.append(
+                (run_set(agent, matcher, f"{blind.name} (blind; messages not shown)", *_load(blind)), False)
+            )
     return results
 
 

@@ -323,3 +323,36 @@ def test_not_faq_questions_survive_a_staff_save(tmp_path) -> None:
     path = tmp_path / "faq.yml"
     faq.save(FAQ, path)
     assert faq.load(path).not_faq == FAQ.not_faq and FAQ.not_faq
+
+
+# ----------------------------------------------------------------------------- the team's extra examples
+
+
+def test_the_extra_examples_name_only_entries_of_the_file_and_repeat_none_of_them() -> None:
+    extra = faq.extra_examples()
+    assert set(extra.entries) == set(ENTRY_IDS)
+    assert all(len(qs) >= 30 for qs in extra.entries.values()) and len(extra.not_faq) >= 300
+    own = {" ".join(q.lower().split()) for e in FAQ.entries for q in e.questions}
+    assert not [q for qs in extra.entries.values() for q in qs if q.lower() in own]
+
+
+def test_the_matcher_learns_the_extra_examples(matcher) -> None:
+    """Each entry's class holds its own and the extra questions; "not the FAQ" gets data/faq's look-alikes."""
+    extra = faq.extra_examples()
+    own = sum(len(e.questions) for e in FAQ.entries)
+    others = len(faq.other_examples()) + len(extra.not_faq) + len(FAQ.not_faq)
+    assert matcher._model.n_features_in_ == 384
+    fitted = sum(matcher._model.classes_.shape)  # one class per entry and "not the FAQ"
+    assert fitted == len(FAQ.entries) + 1
+    extras = sum(len(qs) for qs in extra.entries.values())
+    assert matcher.training_size() == own + extras + others
+
+
+def test_the_nlu_file_generated_from_the_extra_examples_is_current() -> None:
+    import runpy
+
+    script = runpy.run_path(str(ROOT / "scripts" / "build_faq_nlu.py"))  # not as __main__: writes nothing
+    text, counts = script["render"]()
+    assert (ROOT / "data" / "nlu" / "practice_faq_more.yml").read_text() == text, "run `make faq-nlu`"
+    assert counts["in evaluation sets"] == 0  # data/faq holds no evaluation message
+    assert counts["practice_faq"] >= 500

@@ -1,5 +1,5 @@
-"""The FAQ's blind held-out set (tests/nlu/faq_blind.yml): written by a helper who saw only the list of
-entry ids and what each answers — never content/faq.yml, the NLU data or the dev set.
+"""The FAQ's blind held-out sets (tests/nlu/faq_blind.yml, faq_blind_b.yml): each written by a helper who saw
+only the list of entry ids and what each answers — never content/faq.yml, the NLU data or the other sets.
 
 Numbers only: the questions stay unread so the set stays useful. The floors are the measured values less
 a little, so a change that makes the FAQ worse fails here; the issue's targets (0.95) are printed by
@@ -17,49 +17,62 @@ from haven.services import faq
 from haven.settings import ROOT
 from haven_devtools import faq_evaluation
 
-BLIND = ROOT / "tests" / "nlu" / "faq_blind.yml"
-
-# measured 2026-12-05: right entry 116/154 = 0.753, off-topic refused 107/119 = 0.899, article kept 59/59
-# (16 questions the writer happened to phrase exactly like an FAQ example or an NLU training line were
-# taken out: they measured recall of the training data, not understanding)
-FLOORS = {"right": 0.73, "refused": 0.87, "articles_kept": 0.97}
+SETS = {
+    # measured 2026-12-05 (make eval, the extra examples of data/faq in the matcher and the NLU): right entry
+    # 133/154 = 0.864 (0.753 before them), off-topic refused 106/119 = 0.891 (0.899), article kept 59/59.
+    # (16 questions the writer happened to phrase exactly like an FAQ example or an NLU training line were
+    # taken out: they measured recall of the training data, not understanding.)
+    "faq_blind.yml": {"counts": (154, 119, 59), "right": 0.84, "refused": 0.87, "articles_kept": 0.97},
+    # written blind on 2026-12-05 by a second writer; 22 questions equal to training lines taken out the same
+    # way. Measured: right 130/154 = 0.844 (0.753 before the extra examples), refused 120/122 = 0.984
+    # (0.951), article kept 40/40.
+    "faq_blind_b.yml": {"counts": (154, 122, 40), "right": 0.82, "refused": 0.95, "articles_kept": 0.97},
+}
 
 
 def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def test_no_blind_question_is_an_example_or_training_data() -> None:
-    data = yaml.safe_load(BLIND.read_text(encoding="utf-8"))
-    blind = [q for qs in data["faq"].values() for q in qs] + data["off_topic"] + data["article_topic"]
+def _training() -> set:
+    """Everything the FAQ's matcher and the NLU learn from: the entries' examples, data/faq, data/nlu."""
     examples = {_norm(q) for e in faq.load().entries for q in e.questions}
-    training = {
+    extra = faq.extra_examples()
+    examples |= {_norm(q) for qs in extra.entries.values() for q in qs} | {_norm(q) for q in extra.not_faq}
+    return examples | {
         _norm(line.strip()[2:])
         for path in (ROOT / "data" / "nlu").glob("*.yml")
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip().startswith("- ")
     }
-    leaked = [q for q in blind if _norm(q) in examples or _norm(q) in training]
-    assert not leaked, f"{len(leaked)} blind FAQ questions are in content/faq.yml or data/nlu"
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_no_blind_question_is_an_example_or_training_data(name: str) -> None:
+    data = yaml.safe_load((ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8"))
+    blind = [q for qs in data["faq"].values() for q in qs] + data["off_topic"] + data["article_topic"]
+    training = _training()
+    leaked = [q for q in blind if _norm(q) in training]
+    assert not leaked, f"{len(leaked)} blind FAQ questions of {name} are training data"
 
 
 @pytest.fixture(scope="module")
-def blind_result():
-    results = dict((r.name.split(" ")[0], r) for r, _ in faq_evaluation.evaluate_faq())
-    return results[BLIND.name]
+def blind_results():
+    return {r.name.split(" ")[0]: r for r, _ in faq_evaluation.evaluate_faq()}
 
 
 @pytest.mark.model
-def test_the_blind_set_keeps_its_accuracy_and_refusal(blind_result) -> None:
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_each_blind_set_keeps_its_accuracy_and_refusal(blind_results, name: str) -> None:
     # Plain numbers only, so a failure's message shows no blind question (pytest prints the operands).
-    r = blind_result
+    r, floors = blind_results[name], SETS[name]
     counts = (r.questions, r.negatives, r.articles)
     right, refused, kept = r.right / r.questions, r.refused / r.negatives, r.articles_kept / r.articles
     summary = (
-        f"right {r.right}/{r.questions}, refused {r.refused}/{r.negatives}, "
+        f"{name}: right {r.right}/{r.questions}, refused {r.refused}/{r.negatives}, "
         f"kept {r.articles_kept}/{r.articles}"
     )
-    assert counts == (154, 119, 59), summary
-    assert right >= FLOORS["right"], summary
-    assert refused >= FLOORS["refused"], summary
-    assert kept >= FLOORS["articles_kept"], summary
+    assert counts == floors["counts"], summary
+    assert right >= floors["right"], summary
+    assert refused >= floors["refused"], summary
+    assert kept >= floors["articles_kept"], summary

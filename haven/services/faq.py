@@ -4,10 +4,12 @@ Why by meaning and not by a trained intent: the therapist adds and rewords entri
 FAQ page), and a change must not wait for `rasa train`. The verified sentence encoder (haven/encoder,
 all-MiniLM-L6-v2) turns each entry's example questions into vectors, and a logistic regression over
 them, with one more class for "not the FAQ" (data/nlu's out-of-scope and article-topic examples and the
-file's `not_faq` questions), is fitted when the file is loaded (about 0.1 s). An entry scores its
+file's `not_faq` questions), is fitted when the file is loaded (about 0.1 s). The team's extra examples
+(data/faq/*.yml: more ways to ask each entry, more look-alikes) join both, so the therapist's file stays
+short. An entry scores its
 probability; below the threshold, or when "not the FAQ" is likelier, nothing is answered; when the two
-best entries are within MARGIN "Did you mean" offers both. Chosen on tests/nlu/faq_dev.yml only
-(docs/faq.md).
+best entries are within MARGIN "Did you mean" offers both. Chosen on tests/nlu/faq_dev.yml and
+re-checked on faq_tune.yml (docs/faq.md).
 
 Why a placeholder is never said: an entry with `status: to_fill` holds the therapist's to-do, not an
 answer. The loader keeps its text only for the staff page; `FaqEntry.reply_text` never returns it.
@@ -317,16 +319,27 @@ class Matcher:
         self.threshold, self.margin = threshold, margin
         texts = [q for entry in faq.entries for q in entry.questions]
         labels = [n for n, entry in enumerate(faq.entries) for _ in entry.questions]
-        other = _other_vectors(encoder)
-        extra = encoder.encode(list(faq.not_faq)) if faq.not_faq else np.zeros((0, other.shape[1]))
-        vectors = np.vstack([encoder.encode(texts), other, extra])
+        blocks = [encoder.encode(texts)]
+        more = _extra_vectors(encoder)
+        for n, entry in enumerate(faq.entries):  # the team's extra examples of entries the file still has
+            if entry.id in more.entries:
+                blocks.append(more.entries[entry.id])
+                labels += [n] * len(more.entries[entry.id])
+        other = np.vstack([_other_vectors(encoder), more.not_faq])
+        own = encoder.encode(list(faq.not_faq)) if faq.not_faq else np.zeros((0, other.shape[1]))
+        vectors = np.vstack([*blocks, other, own])
         self._other = len(faq.entries)
-        targets = np.array(labels + [self._other] * (len(other) + len(extra)))
+        targets = np.array(labels + [self._other] * (len(other) + len(own)))
         from sklearn.linear_model import LogisticRegression
 
         self._model = LogisticRegression(C=C, max_iter=1000).fit(vectors, targets)
+        self._training_size = len(targets)
         # predict_proba's columns follow the sorted classes: map them back to entry order
         self._columns = {int(c): n for n, c in enumerate(self._model.classes_)}
+
+    def training_size(self) -> int:
+        """How many example vectors the classifier was fitted on (all classes)."""
+        return self._training_size
 
     def probabilities(self, text: str) -> Tuple[np.ndarray, float]:
         """(one probability per entry, the "not the FAQ" probability)."""
@@ -375,6 +388,52 @@ def other_examples(nlu_dir: Optional[Path] = None) -> List[str]:
                     if line.startswith("- "):
                         out.append(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line[2:]).strip())
     return out
+
+
+@dataclass(frozen=True)
+class ExtraExamples:
+    """The team's extra example questions for the matcher (data/faq/*.yml), beside the therapist's own."""
+
+    entries: Dict[str, List[str]]
+    not_faq: List[str]
+
+
+@dataclass(frozen=True)
+class _ExtraVectors:
+    entries: Dict[str, np.ndarray]
+    not_faq: np.ndarray
+
+
+def extra_examples(folder: Optional[Path] = None) -> ExtraExamples:
+    """data/faq/*.yml: more ways visitors ask each entry's question, and more everyday look-alikes that
+    are not about the practice, written by the team (never an evaluation set). Training data for the
+    matcher only: the therapist's file stays short enough for her to read, and her answers are unchanged.
+    Read from the code's checkout, not HAVEN_CONTENT_DIR; an entry id the FAQ file no longer has is
+    skipped by the matcher."""
+    entries: Dict[str, List[str]] = {}
+    not_faq: List[str] = []
+    for path in sorted(Path(folder or settings_module.ROOT / "data" / "faq").glob("*.yml")):
+        raw = yaml_files.read(path) or {}
+        for entry_id, questions in (raw.get("entries") or {}).items():
+            entries.setdefault(str(entry_id), []).extend(" ".join(str(q).split()) for q in questions or [])
+        not_faq.extend(" ".join(str(q).split()) for q in raw.get("not_faq") or [])
+    return ExtraExamples(
+        {k: list(dict.fromkeys(v)) for k, v in entries.items()}, list(dict.fromkeys(not_faq))
+    )
+
+
+_extra_cache: Dict[int, _ExtraVectors] = {}
+
+
+def _extra_vectors(encoder: Any) -> _ExtraVectors:
+    """Encoded once per process and encoder, like the other class (they change only with a deploy)."""
+    key = id(encoder)
+    if key not in _extra_cache:
+        extra = extra_examples()
+        entries = {k: np.asarray(encoder.encode(v)) for k, v in extra.entries.items() if v}
+        not_faq = np.asarray(encoder.encode(extra.not_faq)) if extra.not_faq else _other_vectors(encoder)[:0]
+        _extra_cache[key] = _ExtraVectors(entries, not_faq)
+    return _extra_cache[key]
 
 
 def _other_vectors(encoder: Any) -> np.ndarray:
