@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 import yaml
 
@@ -356,3 +357,22 @@ def test_the_nlu_file_generated_from_the_extra_examples_is_current() -> None:
     assert (ROOT / "data" / "nlu" / "practice_faq_more.yml").read_text() == text, "run `make faq-nlu`"
     assert counts["in evaluation sets"] == 0  # data/faq holds no evaluation message
     assert counts["practice_faq"] >= 500
+
+
+def test_the_fixed_example_vectors_are_kept_on_disk_and_a_damaged_file_is_encoded_again(
+    tmp_path, monkeypatch
+) -> None:
+    from haven.encoder import load_encoder
+
+    encoder = load_encoder()
+    monkeypatch.setattr(faq, "VECTOR_CACHE", tmp_path)
+    texts = ["what are your fees", "is the library open on sunday"]
+    first = faq._encode_fixed(encoder, texts, "probe")
+    (kept,) = tmp_path.glob("probe-*.npy")
+    assert kept.stat().st_mode & 0o077 == 0  # owner-only, like everything Haven writes
+    np.testing.assert_allclose(faq._encode_fixed(encoder, texts, "probe"), first)
+    np.testing.assert_allclose(first, encoder.encode(texts), atol=1e-6)
+    kept.write_bytes(b"not an array")
+    np.testing.assert_allclose(faq._encode_fixed(encoder, texts, "probe"), first, atol=1e-6)
+    faq._encode_fixed(encoder, [*texts, "one more"], "probe")  # another version replaces the old file
+    assert len(list(tmp_path.glob("probe-*.npy"))) == 1

@@ -22,6 +22,7 @@ edit never takes answers away from visitors.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -423,6 +424,43 @@ def extra_examples(folder: Optional[Path] = None) -> ExtraExamples:
 
 
 _extra_cache: Dict[int, _ExtraVectors] = {}
+VECTOR_CACHE = settings_module.ROOT / "build" / "faq-vectors"
+
+
+def _encode_fixed(encoder: Any, texts: List[str], name: str) -> np.ndarray:
+    """The vectors of a fixed set of example texts (data/nlu's, data/faq's), kept on disk across restarts.
+
+    Why: encoding the ~2,000 examples takes about 5 s on two cores, at every action-server start and
+    every restart after a crash (the supervisor's "answering again" time). Keyed by the texts and the
+    verified encoder's file hashes, so a changed example or model never reads old vectors; only the real
+    encoder's vectors are kept. Example questions the team wrote, never visitor text. Any problem reading
+    or writing (a read-only checkout, a damaged file) just means encoding again."""
+    from haven.encoder.encoder import Encoder
+
+    if not isinstance(encoder, Encoder) or not texts:
+        return np.asarray(encoder.encode(texts))
+    key = hashlib.sha256(
+        "\n".join([*sorted(encoder.hashes.values()), str(encoder.max_tokens), *texts]).encode("utf-8")
+    ).hexdigest()[:24]
+    path = VECTOR_CACHE / f"{name}-{key}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == len(texts) and vectors.dtype == np.float32:
+            return vectors
+    except (OSError, ValueError):
+        pass
+    vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
+    try:
+        VECTOR_CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=VECTOR_CACHE, suffix=".tmp", delete=False) as handle:
+            np.save(handle, vectors, allow_pickle=False)
+        os.replace(handle.name, path)
+        for old in VECTOR_CACHE.glob(f"{name}-*.npy"):  # earlier versions of the same set
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as error:
+        log.debug("faq: could not keep the example vectors (%s)", error.__class__.__name__)
+    return vectors
 
 
 def _extra_vectors(encoder: Any) -> _ExtraVectors:
@@ -430,8 +468,12 @@ def _extra_vectors(encoder: Any) -> _ExtraVectors:
     key = id(encoder)
     if key not in _extra_cache:
         extra = extra_examples()
-        entries = {k: np.asarray(encoder.encode(v)) for k, v in extra.entries.items() if v}
-        not_faq = np.asarray(encoder.encode(extra.not_faq)) if extra.not_faq else _other_vectors(encoder)[:0]
+        entries = {k: _encode_fixed(encoder, v, f"extra-{k}") for k, v in extra.entries.items() if v}
+        not_faq = (
+            _encode_fixed(encoder, extra.not_faq, "extra-not-faq")
+            if extra.not_faq
+            else _other_vectors(encoder)[:0]
+        )
         _extra_cache[key] = _ExtraVectors(entries, not_faq)
     return _extra_cache[key]
 
@@ -440,7 +482,7 @@ def _other_vectors(encoder: Any) -> np.ndarray:
     """Encoded once per process and encoder (they change only with a deploy)."""
     key = id(encoder)
     if key not in _other_cache:
-        _other_cache[key] = np.asarray(encoder.encode(other_examples()))
+        _other_cache[key] = _encode_fixed(encoder, other_examples(), "other")
     return _other_cache[key]
 
 
