@@ -6,10 +6,9 @@ all-MiniLM-L6-v2) turns each entry's example questions into vectors, and a logis
 them, with one more class for "not the FAQ" (data/nlu's out-of-scope and article-topic examples and the
 file's `not_faq` questions), is fitted when the file is loaded (about 0.1 s). The team's extra examples
 (data/faq/*.yml: more ways to ask each entry, more look-alikes) join both, so the therapist's file stays
-short. An entry scores its
-probability; below the threshold, or when "not the FAQ" is likelier, nothing is answered; when the two
-best entries are within MARGIN "Did you mean" offers both. Chosen on tests/nlu/faq_dev.yml and
-re-checked on faq_tune.yml (docs/faq.md).
+short. An entry scores its probability; below the threshold, or when "not the FAQ" is likelier, nothing
+is answered; when the two best entries are within MARGIN "Did you mean" offers both. Chosen on
+tests/nlu/faq_dev.yml and re-checked on faq_tune.yml (docs/faq.md).
 
 Why a placeholder is never said: an entry with `status: to_fill` holds the therapist's to-do, not an
 answer. The loader keeps its text only for the staff page; `FaqEntry.reply_text` never returns it.
@@ -440,7 +439,9 @@ def _encode_fixed(encoder: Any, texts: List[str], name: str) -> np.ndarray:
     if not isinstance(encoder, Encoder) or not texts:
         return np.asarray(encoder.encode(texts))
     key = hashlib.sha256(
-        "\n".join([*sorted(encoder.hashes.values()), str(encoder.max_tokens), *texts]).encode("utf-8")
+        "\n".join(
+            [*sorted(encoder.hashes.values()), encoder.runtime, str(encoder.max_tokens), *texts]
+        ).encode("utf-8")
     ).hexdigest()[:24]
     path = VECTOR_CACHE / f"{name}-{key}.npy"
     try:
