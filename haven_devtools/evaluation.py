@@ -4,6 +4,7 @@ crisis detection. Shared by `make eval` (scripts/evaluate.py) and the accuracy t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,11 @@ CRISIS_EVAL = ROOT / "tests" / "safety" / "crisis_eval.yml"
 # Crisis sets written blind by other writers (tests/safety/blind/README.md): recall on phrasings the
 # patterns were not written against.
 BLIND_CRISIS_DIR = ROOT / "tests" / "safety" / "blind"
+
+
+def normalised(text: str) -> str:
+    """How two messages are compared for "the same message": case, punctuation and spacing ignored."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
 
 
 def examples(block: str) -> List[str]:

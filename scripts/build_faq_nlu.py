@@ -35,8 +35,7 @@ HEADER = (
 )
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
+_norm = evaluation.normalised
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -56,9 +55,7 @@ def _evaluation_texts() -> Set[str]:
         for path in (ROOT / "tests" / "nlu").glob("*.yml")
         for t in _strings(yaml.safe_load(path.read_text()))
     }
-    crisis, calm = evaluation.crisis_set()
-    seen |= {_norm(c["text"]) for c in crisis} | {_norm(t) for t in calm}
-    for path in evaluation.blind_crisis_files():
+    for path in (evaluation.CRISIS_EVAL, *evaluation.blind_crisis_files()):
         crisis, calm = evaluation.crisis_set(path)
         seen |= {_norm(c["text"]) for c in crisis} | {_norm(t) for t in calm}
     return seen

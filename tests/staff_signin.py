@@ -20,18 +20,12 @@ PASSWORD = "Quiet harbour lantern 42"
 
 
 def set_password(url: str, password: str = PASSWORD, username: str = USERNAME) -> None:
-    """Stores the account as `make staff-password` does (same strength check, same argon2id hash format).
-
-    The hash is computed once per password in a test run: argon2id costs about 0.1 s by design, and
-    hundreds of staff tests each start from a fresh database. Signing in still verifies it for real.
-    """
-    from haven.db import staff_accounts
+    """Stores the account as `make staff-password` does. The argon2id hash is computed once per password
+    in a test run (0.1 s by design, and hundreds of staff tests start from a fresh database); signing in
+    still verifies it for real."""
     from website import staff_auth
 
-    problem = staff_auth.strength_problem(password, username)
-    if problem:
-        raise ValueError(problem)
-    staff_accounts.set_password_hash(username, _hash(password), url=url)
+    staff_auth.set_password(username, password, url=url, hasher=_hash)
 
 
 @functools.cache

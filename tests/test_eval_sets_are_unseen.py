@@ -3,8 +3,6 @@ punctuation-insensitively), or its numbers would mean nothing."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import yaml
 
@@ -12,9 +10,7 @@ from haven.settings import ROOT
 from haven_devtools import evaluation
 from nlu_components.crisis import risk_data
 
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
+_norm = evaluation.normalised
 
 
 def _training() -> set:

@@ -343,8 +343,7 @@ def test_the_matcher_learns_the_extra_examples(matcher) -> None:
     own = sum(len(e.questions) for e in FAQ.entries)
     others = len(faq.other_examples()) + len(extra.not_faq) + len(FAQ.not_faq)
     assert matcher._model.n_features_in_ == 384
-    fitted = sum(matcher._model.classes_.shape)  # one class per entry and "not the FAQ"
-    assert fitted == len(FAQ.entries) + 1
+    assert len(matcher._model.classes_) == len(FAQ.entries) + 1  # one class per entry and "not the FAQ"
     extras = sum(len(qs) for qs in extra.entries.values())
     assert matcher.training_size() == own + extras + others
 

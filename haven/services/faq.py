@@ -470,11 +470,7 @@ def _extra_vectors(encoder: Any) -> _ExtraVectors:
     if key not in _extra_cache:
         extra = extra_examples()
         entries = {k: _encode_fixed(encoder, v, f"extra-{k}") for k, v in extra.entries.items() if v}
-        not_faq = (
-            _encode_fixed(encoder, extra.not_faq, "extra-not-faq")
-            if extra.not_faq
-            else _other_vectors(encoder)[:0]
-        )
+        not_faq = _encode_fixed(encoder, extra.not_faq, "extra-not-faq")
         _extra_cache[key] = _ExtraVectors(entries, not_faq)
     return _extra_cache[key]
 
