@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-import yaml
-
+from haven import yaml_files
 from haven.services import faq
 from haven.settings import ROOT
 from haven_devtools.evaluation import heldout, load_agent, off_topic, parse_all
@@ -113,7 +112,7 @@ def run_set(agent, matcher: faq.Matcher, name: str, positives: Dict[str, List[st
 
 
 def _load(path: Path) -> Tuple[Dict[str, List[str]], List[str], List[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml_files.loads(path.read_text(encoding="utf-8")) or {}
     positives = {str(k): [str(q) for q in v] for k, v in (data.get("faq") or {}).items()}
     return (
         positives,

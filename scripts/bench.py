@@ -51,6 +51,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import yaml
 
 from haven import settings as settings_module
+from haven import yaml_files
 from haven.ops import processes
 from haven.settings import ROOT
 from haven_devtools import loadgen
@@ -333,7 +334,7 @@ def start_redis() -> ThrowawayRedis:
 def scale_out_endpoints(tmp: Path, redis: ThrowawayRedis) -> Path:
     """endpoints.yml plus Redis lock and tracker stores. Several Rasa workers must share both: with
     in-memory stores each worker would see only the turns it handled itself."""
-    data = yaml.safe_load((ROOT / "endpoints.yml").read_text()) or {}
+    data = yaml_files.loads((ROOT / "endpoints.yml").read_text()) or {}
     common = {"type": "redis", "url": "127.0.0.1", "port": redis.port, "password": redis.password}
     common["key_prefix"] = "haven-bench"
     data["tracker_store"] = {**common, "db": 0}

@@ -18,8 +18,7 @@ import re
 import sys
 from typing import Any, Iterator, List, Set
 
-import yaml
-
+from haven import yaml_files
 from haven.services import faq
 from haven.settings import ROOT
 from haven_devtools import evaluation
@@ -53,7 +52,7 @@ def _evaluation_texts() -> Set[str]:
     seen = {
         _norm(t)
         for path in (ROOT / "tests" / "nlu").glob("*.yml")
-        for t in _strings(yaml.safe_load(path.read_text()))
+        for t in _strings(yaml_files.loads(path.read_text()))
     }
     for path in (evaluation.CRISIS_EVAL, *evaluation.blind_crisis_files()):
         crisis, calm = evaluation.crisis_set(path)
@@ -65,7 +64,7 @@ def _existing() -> Set[str]:
     seen: Set[str] = set()
     for path in (ROOT / "data" / "nlu").glob("*.yml"):
         if path != TARGET:
-            for block in yaml.safe_load(path.read_text())["nlu"]:
+            for block in yaml_files.loads(path.read_text())["nlu"]:
                 seen.update(_norm(e) for e in evaluation.examples(block.get("examples", "")))
     return seen
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from haven import yaml_files
 from haven.services import safety
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ END = "  # --- end generated ---\n"
 
 
 def load(name: str) -> dict:
-    return yaml.safe_load((ROOT / "safety" / name).read_text(encoding="utf-8"))
+    return yaml_files.loads((ROOT / "safety" / name).read_text(encoding="utf-8"))
 
 
 def paragraphs(template: str) -> str:
@@ -147,8 +148,8 @@ def splice(domain_text: str) -> str:
     _, after = rest.split(END)
     block = render()
     text = before + BEGIN + block + END + after
-    generated = yaml.safe_load("responses:\n" + block)["responses"]
-    responses = (yaml.safe_load(text) or {}).get("responses") or {}
+    generated = yaml_files.loads("responses:\n" + block)["responses"]
+    responses = (yaml_files.loads(text) or {}).get("responses") or {}
     if any(responses.get(name) != value for name, value in generated.items()):
         raise SystemExit(f"the markers in {TARGET.name} must stand inside its `responses:` mapping")
     return text

@@ -21,8 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from haven import yaml_files
 from haven.encoder import Encoder
 from haven_devtools import evaluation
 from nlu_components.crisis import (
@@ -38,7 +38,7 @@ def nlu_texts(crisis: bool) -> list:
     """The Rasa NLU examples of the `crisis` intent (crisis=True) or of every other intent."""
     texts = []
     for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+        for block in yaml_files.loads(path.read_text(encoding="utf-8")).get("nlu") or []:
             if block.get("intent") and (block["intent"] in risk_model.NOT_CALM_INTENTS) == crisis:
                 texts += evaluation.examples(block.get("examples") or "")
     return texts

@@ -24,9 +24,9 @@ MAX_FALSE_ALARM_RATE = 0.03
 
 
 def load_eval(path: Path) -> Dict[str, List[Dict[str, Any]]]:
-    import rasa.shared.utils.io
+    from haven import yaml_files
 
-    data = rasa.shared.utils.io.read_yaml_file(path)
+    data = yaml_files.read_12(path)
     return {"crisis": data["crisis"], "not_crisis": data["not_crisis"]}
 
 

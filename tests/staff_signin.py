@@ -20,9 +20,11 @@ PASSWORD = "Quiet harbour lantern 42"
 
 
 def set_password(url: str, password: str = PASSWORD, username: str = USERNAME) -> None:
-    """Stores the account as `make staff-password` does. The argon2id hash is computed once per password
-    in a test run (0.1 s by design, and hundreds of staff tests start from a fresh database); signing in
-    still verifies it for real."""
+    """Stores the account as `make staff-password` does, with a low-cost argon2id hash computed once per
+    password in a test run: the production cost (0.1 s a hash and a check, by design) would be paid on
+    every one of hundreds of sign-ins. Signing in still verifies it for real, through the production
+    `staff_auth.verify`, which reads the cost from the stored hash; the production parameters are
+    tested where `make staff-password` stores a hash (tests/test_staff_auth.py)."""
     from website import staff_auth
 
     staff_auth.set_password(username, password, url=url, hasher=_hash)
@@ -30,9 +32,10 @@ def set_password(url: str, password: str = PASSWORD, username: str = USERNAME) -
 
 @functools.cache
 def _hash(password: str) -> str:
-    from website import staff_auth
+    from argon2 import PasswordHasher
 
-    return staff_auth.hash_password(password)
+    # argon2id, one pass over 1 MiB (production: argon2-cffi's defaults, RFC 9106's low-memory choice)
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
 
 
 def login_form(password: str, csrf: str, username: str = USERNAME) -> Dict[str, str]:

@@ -13,11 +13,11 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-import yaml
 
 from actions.faq import ActionAnswerFaq
 from actions.out_of_scope import ActionOutOfScope
 from actions.suggest_topics import ActionSuggestTopics
+from haven import yaml_files
 from haven.db import faq_questions, migrate
 from haven.services import faq
 from haven.settings import ROOT
@@ -26,7 +26,7 @@ ENTRY_IDS = (
     "fees", "insurance", "session_format", "location", "hours", "session_length", "therapist_bio", "approach",
     "trauma_informed", "confidentiality", "chat_privacy", "cancellation", "after_consultation", "couples",
 )  # fmt: skip
-DEV = yaml.safe_load((ROOT / "tests" / "nlu" / "faq_dev.yml").read_text(encoding="utf-8"))
+DEV = yaml_files.loads((ROOT / "tests" / "nlu" / "faq_dev.yml").read_text(encoding="utf-8"))
 FAQ = faq.load(ROOT / "content" / "faq.yml")
 
 
@@ -74,7 +74,7 @@ def test_chat_privacy_states_the_retention_periods_haven_runs_with() -> None:
 
 
 def _raw() -> dict:
-    return yaml.safe_load((ROOT / "content" / "faq.yml").read_text(encoding="utf-8"))
+    return yaml_files.loads((ROOT / "content" / "faq.yml").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(

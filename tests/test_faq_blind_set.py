@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
+from haven import yaml_files
 from haven.services import faq
 from haven.settings import ROOT
 from haven_devtools import faq_evaluation
@@ -49,7 +49,7 @@ def _training() -> set:
 
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_no_blind_question_is_an_example_or_training_data(name: str) -> None:
-    data = yaml.safe_load((ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8"))
+    data = yaml_files.loads((ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8"))
     blind = [q for qs in data["faq"].values() for q in qs] + data["off_topic"] + data["article_topic"]
     training = _training()
     leaked = [q for q in blind if _norm(q) in training]

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from rasa.shared.nlu.training_data.message import Message
 from sanic import Sanic
 
+from haven import yaml_files
 from haven.plugins import channels
 from haven.settings import ROOT
 from haven.text import break_long_runs, clean_text, shorten, single_line
@@ -592,9 +593,7 @@ def test_crisis_language_in_a_long_message_still_wins(agent) -> None:
 def test_the_widget_and_the_nlu_agree_on_the_longest_message() -> None:
     import re as re_module
 
-    import yaml
-
-    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    config = yaml_files.loads((ROOT / "config.yml").read_text())
     [guard_config] = [c for c in config["pipeline"] if c["name"].endswith("InputGuard")]
     assert config["pipeline"][0] is guard_config, "InputGuard must run first, before spaCy"
     widget = (ROOT / "website" / "static" / "haven-widget.js").read_text()

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
-import yaml
+
+from haven import yaml_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_DIR = ROOT / "data" / "nlu"
@@ -76,7 +77,7 @@ def examples_of(block: str) -> List[str]:
 
 def load_nlu_file(path: Path) -> List[Tuple[str, str]]:
     """(intent, example) pairs of one Rasa NLU YAML file, in file order."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml_files.loads(path.read_text(encoding="utf-8")) or {}
     pairs = []
     for item in data.get("nlu") or []:
         if "intent" not in item:
@@ -115,7 +116,7 @@ def all_heldout_pairs() -> List[Tuple[str, str]]:
 
 
 def off_topic_messages(path: Path = OFF_TOPIC_FILE) -> List[str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml_files.loads(path.read_text(encoding="utf-8")) or {}
     messages = data.get("messages")
     assert isinstance(messages, list), f"{path} must hold a list under 'messages:'"
     for message in messages:
@@ -133,7 +134,7 @@ def _heldout_intents() -> List[str]:
 def test_training_files_parse():
     assert training_files(), f"no training files in {TRAINING_DIR}"
     for path in training_files():
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.loads(path.read_text(encoding="utf-8"))
         assert isinstance(data, dict) and isinstance(data.get("nlu"), list), f"{path.name}: no 'nlu:' list"
         assert str(data.get("version")) == "3.1", f'{path.name}: version must be "3.1"'
 

@@ -9,14 +9,15 @@ import sys
 import pytest
 import yaml
 
+from haven import yaml_files
 from haven.services import safety
 from haven.settings import ROOT
 
 DOMAIN_TEXT = (ROOT / "domain.yml").read_text()
-RESPONSES = yaml.safe_load(DOMAIN_TEXT)["responses"]["utter_crisis"]
-HOTLINES = yaml.safe_load((ROOT / "safety" / "hotlines.yml").read_text())
+RESPONSES = yaml_files.loads(DOMAIN_TEXT)["responses"]["utter_crisis"]
+HOTLINES = yaml_files.loads((ROOT / "safety" / "hotlines.yml").read_text())
 
-ALL = yaml.safe_load(DOMAIN_TEXT)["responses"]
+ALL = yaml_files.loads(DOMAIN_TEXT)["responses"]
 GENERATED = ("utter_crisis", "utter_crisis_check_in", "utter_check_in_declined")
 
 
@@ -38,7 +39,7 @@ def test_the_generated_replies_are_the_marked_block_of_domain_yml() -> None:
     end = "  # --- end generated ---\n"
     assert DOMAIN_TEXT.count(begin) == 1 and DOMAIN_TEXT.count(end) == 1
     block = DOMAIN_TEXT.split(begin)[1].split("\n", 1)[1].split(end)[0]
-    generated = yaml.safe_load("responses:\n" + block)["responses"]
+    generated = yaml_files.loads("responses:\n" + block)["responses"]
     assert tuple(generated) == GENERATED
     assert all(ALL[name] == generated[name] for name in GENERATED)
     outside = DOMAIN_TEXT.replace(block, "")
@@ -227,7 +228,7 @@ def test_the_reply_is_short_paragraphs_with_one_line_per_service() -> None:
 
 
 def _bad_hotlines(tmp_path, change) -> None:
-    hotlines = yaml.safe_load((ROOT / "safety" / "hotlines.yml").read_text())
+    hotlines = yaml_files.loads((ROOT / "safety" / "hotlines.yml").read_text())
     change(hotlines)
     (tmp_path / "hotlines.yml").write_text(yaml.safe_dump(hotlines))
     (tmp_path / "crisis_copy.yml").write_text((ROOT / "safety" / "crisis_copy.yml").read_text())

@@ -152,13 +152,12 @@ def test_the_sites_own_origin_may_read_the_api(app, origin) -> None:
 
 
 def test_configured_origins_replace_the_default(db_url) -> None:
-    app = make_app(db_url, HAVEN_CORS_ORIGINS="https://therapist.example, https://www.therapist.example")
-    ok = get(app, "/api/crisis-resources", headers={"Origin": "https://www.therapist.example"})
-    assert ok.headers["access-control-allow-origin"] == "https://www.therapist.example"
-    assert (
-        "access-control-allow-origin"
-        not in get(app, "/api/crisis-resources", headers={"Origin": SITE}).headers
-    )
+    origins = "https://therapist.example, https://www.therapist.example"
+    with served(make_app(db_url, HAVEN_CORS_ORIGINS=origins)) as app:
+        ok = get(app, "/api/crisis-resources", headers={"Origin": "https://www.therapist.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://www.therapist.example"
+        other = get(app, "/api/crisis-resources", headers={"Origin": SITE})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_a_preflight_is_answered_only_for_allowed_origins(app) -> None:
@@ -253,8 +252,8 @@ def test_forgetting_one_conversation_is_limited_per_sender_too(db_url) -> None:
 
 
 def test_a_rate_of_zero_turns_the_limit_off(db_url) -> None:
-    app = make_app(db_url, HAVEN_RATE_LIMIT_PER_MINUTE="0", HAVEN_RATE_LIMIT_BURST="1")
-    assert all(get(app, "/api/crisis-resources").status == 200 for _ in range(50))
+    with served(make_app(db_url, HAVEN_RATE_LIMIT_PER_MINUTE="0", HAVEN_RATE_LIMIT_BURST="1")) as app:
+        assert all(get(app, "/api/crisis-resources").status == 200 for _ in range(50))
 
 
 @pytest.mark.parametrize("bad", ["-1", "many"])

@@ -157,14 +157,14 @@ def test_no_valid_credential_gets_401_and_no_data(app, rows, db_url, method, pat
 
 @pytest.mark.parametrize("method,path,api", [route for route in STAFF_ROUTES if route[2]])
 def test_the_json_api_refuses_everyone_while_the_token_is_unset(db_url, rows, method, path, api) -> None:
-    app = make_app(db_url, HAVEN_STAFF_TOKEN="")
-    assert app.ctx.settings.staff_token is None
-    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer None"}):
-        response = call(app, method, path, headers={**headers, "Origin": SAME_ORIGIN})
-        assert response.status == 503
-        assert "HAVEN_STAFF_TOKEN" in response.text and "disabled" in response.text
-        assert "set-cookie" not in response.headers
-        assert_no_data(response, rows)
+    with served(make_app(db_url, HAVEN_STAFF_TOKEN="")) as app:
+        assert app.ctx.settings.staff_token is None
+        for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer None"}):
+            response = call(app, method, path, headers={**headers, "Origin": SAME_ORIGIN})
+            assert response.status == 503
+            assert "HAVEN_STAFF_TOKEN" in response.text and "disabled" in response.text
+            assert "set-cookie" not in response.headers
+            assert_no_data(response, rows)
 
 
 @pytest.mark.parametrize("method,path,api", [route for route in STAFF_ROUTES if not route[2]])

@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from haven.db import models, session
@@ -199,12 +200,14 @@ def test_sessions_expire_after_12_hours_idle_and_7_days_in_all(app, clock) -> No
 
 
 def test_the_session_is_stored_hashed_and_the_password_as_argon2id(app, db_url) -> None:
+    staff_auth.set_password(staff_signin.USERNAME, PASSWORD, url=db_url)  # as `make staff-password` stores it
     value = staff_signin.sign_in_test_client(app, PASSWORD, HOST, SAME_ORIGIN)
     assert len(value) >= 43  # 32 random bytes
     stored = [r.id_hash for r in rows(db_url, "SELECT id_hash FROM staff_sessions")]
     assert stored == [accounts.session_key(value)] and value not in stored
     [(password_hash,)] = rows(db_url, "SELECT password_hash FROM staff_accounts")
     assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
+    assert not PasswordHasher().check_needs_rehash(password_hash), "argon2-cffi's default (RFC 9106) cost"
 
 
 # --------------------------------------------------------------------------- password rules

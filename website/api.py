@@ -11,6 +11,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from haven.services import safety
+from website import ERROR_FORMAT
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +28,14 @@ def _error(status: int, code: str) -> response.HTTPResponse:
 def create_blueprint() -> Blueprint:
     bp = Blueprint("haven_api", url_prefix="/api")
 
-    @bp.get("/crisis-resources")
+    @bp.get("/crisis-resources", error_format=ERROR_FORMAT)
     async def crisis_resources(request: Request) -> response.HTTPResponse:
         settings = request.app.ctx.settings
         data = safety.load()
         code = data.visitor_region(request.args.get("region"), request.args.get("locale"), settings.region)
         return response.json(data.region_resources(code).as_json(), headers=NO_STORE)
 
-    @bp.post("/conversations/<sender_id:str>/forget")
+    @bp.post("/conversations/<sender_id:str>/forget", error_format=ERROR_FORMAT)
     async def forget(request: Request, sender_id: str) -> response.HTTPResponse:
         if not SENDER_ID.match(sender_id):
             return _error(400, "invalid_sender_id")

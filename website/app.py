@@ -18,7 +18,7 @@ from sanic.request import Request
 
 from haven import settings as settings_module
 from haven.settings import Settings
-from website import api, ratelimit, security, staff, widget
+from website import ERROR_FORMAT, api, ratelimit, security, staff, widget
 from website import article as article_module
 
 STATIC_DIR = settings_module.ROOT / "website" / "static"
@@ -34,7 +34,7 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     settings = settings or settings_module.load()
     app = Sanic(f"haven_site_{next(_app_numbers)}", register=False)
     app.config.REQUEST_MAX_SIZE = 1_000_000
-    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.FALLBACK_ERROR_FORMAT = ERROR_FORMAT
     app.config.PROXIES_COUNT = settings.proxies_count
     app.ctx.settings = settings
     app.ctx.schema_ready = False
@@ -47,11 +47,11 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         # is down here does not stop the site; the staff pages retry and answer 503 meanwhile.
         await staff.ensure_schema(app_)
 
-    @app.get("/health")
+    @app.get("/health", error_format=ERROR_FORMAT)
     async def health(_: Request) -> response.HTTPResponse:
         return response.json({"status": "ok"})
 
-    @app.get("/")
+    @app.get("/", error_format=ERROR_FORMAT)
     async def index(_: Request) -> response.HTTPResponse:
         # Read on each request (a small file): the therapist can edit the article without a restart.
         article = article_module.load(settings.content_dir)
@@ -63,7 +63,7 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     # static files: a fixed path wins over the static route's pattern.
     widget_script = widget.build_script(settings)
 
-    @app.get("/static/haven-widget.js")
+    @app.get("/static/haven-widget.js", error_format=ERROR_FORMAT)
     async def widget_js(_: Request) -> response.HTTPResponse:
         return response.text(widget_script, content_type="text/javascript; charset=utf-8")
 

@@ -26,6 +26,7 @@ from sanic.response import HTTPResponse
 
 from haven.db import faq_questions
 from haven.services import faq
+from website import ERROR_FORMAT
 
 COUNT_DAYS = 30
 MAX_NAME = 80
@@ -64,7 +65,7 @@ def create_faq_blueprint(
     async def db(fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args, **kwargs))
 
-    @bp.get("/faq")
+    @bp.get("/faq", error_format=ERROR_FORMAT)
     @guarded(api=False)
     async def faq_list(request: Request, credential: Any) -> HTTPResponse:
         settings = request.app.ctx.settings
@@ -96,7 +97,7 @@ def create_faq_blueprint(
             **common(request, credential),
         )
 
-    @bp.get("/faq/<entry_id>")
+    @bp.get("/faq/<entry_id>", error_format=ERROR_FORMAT)
     @guarded(api=False)
     async def faq_edit_form(request: Request, credential: Any, entry_id: str) -> HTTPResponse:
         try:
@@ -107,7 +108,7 @@ def create_faq_blueprint(
             return page("message", status=404, reason="not_found")
         return page("staff_faq_edit", entry=entry, error=None, name="", **common(request, credential))
 
-    @bp.post("/faq/<entry_id>")
+    @bp.post("/faq/<entry_id>", error_format=ERROR_FORMAT)
     @guarded(api=False, write=True)
     async def faq_edit(request: Request, credential: Any, entry_id: str) -> HTTPResponse:
         path = path_of(request)
@@ -149,7 +150,7 @@ def create_faq_blueprint(
             return page("staff_faq_edit", status=400, entry=edited, error=error, name=name, **context)
         return response.redirect(f"/staff/faq?saved={entry.id}", status=303)
 
-    @bp.post("/faq-reload")
+    @bp.post("/faq-reload", error_format=ERROR_FORMAT)
     @guarded(api=False, write=True)
     async def faq_reload(request: Request, credential: Any) -> HTTPResponse:
         """Check the file as it is on disk now and make the action servers re-read it (a new mtime)."""

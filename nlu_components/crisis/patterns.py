@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Set, Tuple
 
-import rasa.shared.utils.io
+import yaml
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
+from haven import yaml_files
 from nlu_components.crisis.text import tokenise
 
 CATEGORIES = ("suicide", "danger", "self_harm")  # priority order, see nlu_components/crisis/judgement.py
@@ -92,9 +93,18 @@ def read_folder(folder: Path) -> Dict[str, Any]:
     if not files:
         raise ValueError(f"Invalid crisis patterns in '{folder}': no *.yml files")
     try:
-        return _merge([(path.name, rasa.shared.utils.io.read_yaml_file(path)) for path in files])
+        return _merge([(path.name, _read_file(path)) for path in files])
     except (AttributeError, KeyError, TypeError, ValueError) as e:  # AttributeError: a list for a mapping
         raise ValueError(f"Invalid crisis patterns in '{folder}': {e}") from e
+
+
+def _read_file(path: Path) -> Any:
+    """One pattern file, read as YAML 1.2 like Rasa's own reader (`on` and `off` stay words), with
+    libyaml's parser: 0.06 s for the folder against Rasa's 0.8 s (haven/yaml_files.py)."""
+    try:
+        return yaml_files.read_12(path)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path.name} is not valid YAML: {e}") from e
 
 
 def _merge(parts: List[Tuple[str, Any]]) -> Dict[str, Any]:

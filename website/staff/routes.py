@@ -31,7 +31,7 @@ from haven.db import repository
 from haven.db import staff_accounts as accounts
 from haven.services import content, references
 from haven.services.availability import therapist_timezone
-from website import calendar_feed, faq_admin, inbox_view, insights, staff_auth
+from website import ERROR_FORMAT, calendar_feed, faq_admin, inbox_view, insights, staff_auth
 from website.staff.data import KINDS, db, lister, reference_key
 from website.staff.export import public_dict, render_csv
 from website.staff.session import (
@@ -460,5 +460,6 @@ def create_blueprint(templates: Environment) -> Blueprint:
     bp.middleware(_staff_headers, "response")
     faq_admin.create_faq_blueprint(templates, guarded, into=bp)  # the FAQ page (issue 15), same guard
     for method, uri, handler in ROUTES:
-        bp.add_route(handler, uri, methods=[method], strict_slashes=False if uri == "" else None)
+        strict_slashes = False if uri == "" else None
+        bp.add_route(handler, uri, methods=[method], strict_slashes=strict_slashes, error_format=ERROR_FORMAT)
     return bp
