@@ -20,6 +20,8 @@ FLOORS = {
     "set_f.yml": (88 / 90, 3 / 60, 2 / 60),  # measured 89/90, 2/60, 1/60
     "set_g.yml": (148 / 150, 7 / 150, 12 / 150),  # measured 149/150, 6/150, 11/150
     "set_h.yml": (147 / 150, 11 / 150, 16 / 150),  # measured 148/150, 10/150, 15/150
+    # set I (written blind 2026-12-06, after the model's design), measured with the model of 2026-12-05
+    "set_i.yml": (141 / 150, 15 / 150, 14 / 150),  # measured 142/150, 14/150, 13/150
 }
 
 
