@@ -18,10 +18,13 @@ FLOORS = {
     "set_d.yml": (117 / 118, 3 / 79, 7 / 79),  # measured 118/118, 2/79 full, 6/79 check-ins
     "set_e.yml": (99 / 100, 3 / 69, 3 / 69),  # measured 100/100, 2/69, 2/69
     "set_f.yml": (88 / 90, 3 / 60, 2 / 60),  # measured 89/90, 2/60, 1/60
-    "set_g.yml": (148 / 150, 7 / 150, 12 / 150),  # measured 149/150, 6/150, 11/150
-    "set_h.yml": (147 / 150, 11 / 150, 16 / 150),  # measured 148/150, 10/150, 15/150
-    # set I (written blind 2026-12-06, after the model's design), measured with the model of 2026-12-05
-    "set_i.yml": (141 / 150, 15 / 150, 14 / 150),  # measured 142/150, 14/150, 13/150
+    # G and H re-measured 2026-12-06 with writers T6-T8 in the training data: G 150/150, 5/150, 10/150;
+    # H 148/150, 9/150, 11/150 (2026-12-04: 149, 6, 11 and 148, 10, 15)
+    "set_g.yml": (149 / 150, 6 / 150, 11 / 150),
+    "set_h.yml": (147 / 150, 10 / 150, 12 / 150),
+    # set I (written blind 2026-12-06): 142/150, 14/150, 13/150 with the model of 2026-12-05; 145/150,
+    # 14/150, 12/150 with writers T6-T8 in the training data (tests/safety/blind/README.md)
+    "set_i.yml": (144 / 150, 15 / 150, 13 / 150),
 }
 
 
