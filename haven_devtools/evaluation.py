@@ -43,12 +43,12 @@ def off_topic_files() -> List[Path]:
 
 
 def heldout_set(path: Path) -> List[Tuple[str, str]]:
-    data = yaml_files.loads(path.read_text(encoding="utf-8"))
+    data = yaml_files.read(path)
     return [(text, item["intent"]) for item in data["nlu"] for text in examples(item["examples"])]
 
 
 def off_topic_set(path: Path) -> List[str]:
-    return [str(m) for m in yaml_files.loads(path.read_text(encoding="utf-8"))["messages"]]
+    return [str(m) for m in yaml_files.read(path)["messages"]]
 
 
 EMOTIONAL_OUT_OF_SCOPE = NLU_EVAL_DIR / "emotional_out_of_scope.yml"
@@ -169,7 +169,7 @@ def blind_crisis_files() -> List[Path]:
 
 
 def crisis_set(path: Path = CRISIS_EVAL) -> Tuple[List[dict], List[str]]:
-    data = yaml_files.loads(path.read_text(encoding="utf-8"))
+    data = yaml_files.read_12(path)  # as scripts/eval_crisis.py and the detector's tests read these sets
     return list(data["crisis"]), [
         item["text"] if isinstance(item, dict) else item for item in data["not_crisis"]
     ]

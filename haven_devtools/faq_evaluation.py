@@ -114,7 +114,7 @@ def run_set(agent, matcher: faq.Matcher, name: str, positives: Dict[str, List[st
 
 
 def _load(path: Path) -> Tuple[Dict[str, List[str]], List[str], List[str]]:
-    data = yaml_files.loads(path.read_text(encoding="utf-8")) or {}
+    data = yaml_files.read(path) or {}
     positives = {str(k): [str(q) for q in v] for k, v in (data.get("faq") or {}).items()}
     return (
         positives,

@@ -334,7 +334,7 @@ def start_redis() -> ThrowawayRedis:
 def scale_out_endpoints(tmp: Path, redis: ThrowawayRedis) -> Path:
     """endpoints.yml plus Redis lock and tracker stores. Several Rasa workers must share both: with
     in-memory stores each worker would see only the turns it handled itself."""
-    data = yaml_files.loads((ROOT / "endpoints.yml").read_text()) or {}
+    data = yaml_files.read(ROOT / "endpoints.yml") or {}
     common = {"type": "redis", "url": "127.0.0.1", "port": redis.port, "password": redis.password}
     common["key_prefix"] = "haven-bench"
     data["tracker_store"] = {**common, "db": 0}

@@ -50,9 +50,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 def _evaluation_texts() -> Set[str]:
     seen = {
-        _norm(t)
-        for path in (ROOT / "tests" / "nlu").glob("*.yml")
-        for t in _strings(yaml_files.loads(path.read_text()))
+        _norm(t) for path in (ROOT / "tests" / "nlu").glob("*.yml") for t in _strings(yaml_files.read(path))
     }
     for path in (evaluation.CRISIS_EVAL, *evaluation.blind_crisis_files()):
         crisis, calm = evaluation.crisis_set(path)
@@ -64,7 +62,7 @@ def _existing() -> Set[str]:
     seen: Set[str] = set()
     for path in (ROOT / "data" / "nlu").glob("*.yml"):
         if path != TARGET:
-            for block in yaml_files.loads(path.read_text())["nlu"]:
+            for block in yaml_files.read(path)["nlu"]:
                 seen.update(_norm(e) for e in evaluation.examples(block.get("examples", "")))
     return seen
 

@@ -29,7 +29,7 @@ END = "  # --- end generated ---\n"
 
 
 def load(name: str) -> dict:
-    return yaml_files.loads((ROOT / "safety" / name).read_text(encoding="utf-8"))
+    return yaml_files.read(ROOT / "safety" / name)
 
 
 def paragraphs(template: str) -> str:

@@ -38,7 +38,7 @@ def nlu_texts(crisis: bool) -> list:
     """The Rasa NLU examples of the `crisis` intent (crisis=True) or of every other intent."""
     texts = []
     for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
-        for block in yaml_files.loads(path.read_text(encoding="utf-8")).get("nlu") or []:
+        for block in yaml_files.read(path).get("nlu") or []:
             if block.get("intent") and (block["intent"] in risk_model.NOT_CALM_INTENTS) == crisis:
                 texts += evaluation.examples(block.get("examples") or "")
     return texts

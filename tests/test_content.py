@@ -67,7 +67,7 @@ def test_every_answer_is_a_few_short_paragraphs(topic_id: str) -> None:
 
 def test_paragraphs_keep_their_sentences_verbatim() -> None:
     """Splitting into paragraphs changes whitespace only: the words are those of the file, in order."""
-    raw = yaml_files.loads((ROOT / "content" / "topics.yml").read_text())["topics"]
+    raw = yaml_files.read(ROOT / "content" / "topics.yml")["topics"]
     for topic_id, topic in KB.topics.items():
         for field_name in ("short", "more", "reminder"):
             assert getattr(topic, field_name).split() == raw[topic_id][field_name].split()

@@ -16,7 +16,7 @@ _norm = evaluation.normalised
 def _training() -> set:
     seen = set()
     for path in (ROOT / "data" / "nlu").glob("*.yml"):
-        for block in yaml_files.loads(path.read_text())["nlu"]:
+        for block in yaml_files.read(path)["nlu"]:
             seen.update(_norm(e) for e in evaluation.examples(block.get("examples", "")))
     # the crisis risk model's own training data (nlu_components/crisis/risk_data.py)
     seen.update(_norm(e.text) for e in risk_data.load(ROOT / "data" / "crisis"))

@@ -26,7 +26,7 @@ ENTRY_IDS = (
     "fees", "insurance", "session_format", "location", "hours", "session_length", "therapist_bio", "approach",
     "trauma_informed", "confidentiality", "chat_privacy", "cancellation", "after_consultation", "couples",
 )  # fmt: skip
-DEV = yaml_files.loads((ROOT / "tests" / "nlu" / "faq_dev.yml").read_text(encoding="utf-8"))
+DEV = yaml_files.read(ROOT / "tests" / "nlu" / "faq_dev.yml")
 FAQ = faq.load(ROOT / "content" / "faq.yml")
 
 
@@ -74,7 +74,7 @@ def test_chat_privacy_states_the_retention_periods_haven_runs_with() -> None:
 
 
 def _raw() -> dict:
-    return yaml_files.loads((ROOT / "content" / "faq.yml").read_text(encoding="utf-8"))
+    return yaml_files.read(ROOT / "content" / "faq.yml")
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def _training() -> set:
 
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_no_blind_question_is_an_example_or_training_data(name: str) -> None:
-    data = yaml_files.loads((ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8"))
+    data = yaml_files.read(ROOT / "tests" / "nlu" / name)
     blind = [q for qs in data["faq"].values() for q in qs] + data["off_topic"] + data["article_topic"]
     training = _training()
     leaked = [q for q in blind if _norm(q) in training]

@@ -193,7 +193,7 @@ def test_every_crisis_pattern_has_plain_words() -> None:
     words = inbox_view.safety_words()
     missing = []
     for path in sorted((ROOT / "safety" / "crisis_patterns").glob("*.yml")):
-        for category, spec in (yaml_files.loads(path.read_text()).get("categories") or {}).items():
+        for category, spec in (yaml_files.read(path).get("categories") or {}).items():
             for pattern in spec.get("patterns") or []:
                 if category in words["categories"] and pattern["id"] not in words["rules"]:
                     missing.append(pattern["id"])

@@ -593,7 +593,7 @@ def test_crisis_language_in_a_long_message_still_wins(agent) -> None:
 def test_the_widget_and_the_nlu_agree_on_the_longest_message() -> None:
     import re as re_module
 
-    config = yaml_files.loads((ROOT / "config.yml").read_text())
+    config = yaml_files.read(ROOT / "config.yml")
     [guard_config] = [c for c in config["pipeline"] if c["name"].endswith("InputGuard")]
     assert config["pipeline"][0] is guard_config, "InputGuard must run first, before spaCy"
     widget = (ROOT / "website" / "static" / "haven-widget.js").read_text()

@@ -77,7 +77,7 @@ def examples_of(block: str) -> List[str]:
 
 def load_nlu_file(path: Path) -> List[Tuple[str, str]]:
     """(intent, example) pairs of one Rasa NLU YAML file, in file order."""
-    data = yaml_files.loads(path.read_text(encoding="utf-8")) or {}
+    data = yaml_files.read(path) or {}
     pairs = []
     for item in data.get("nlu") or []:
         if "intent" not in item:
@@ -116,7 +116,7 @@ def all_heldout_pairs() -> List[Tuple[str, str]]:
 
 
 def off_topic_messages(path: Path = OFF_TOPIC_FILE) -> List[str]:
-    data = yaml_files.loads(path.read_text(encoding="utf-8")) or {}
+    data = yaml_files.read(path) or {}
     messages = data.get("messages")
     assert isinstance(messages, list), f"{path} must hold a list under 'messages:'"
     for message in messages:
@@ -134,7 +134,7 @@ def _heldout_intents() -> List[str]:
 def test_training_files_parse():
     assert training_files(), f"no training files in {TRAINING_DIR}"
     for path in training_files():
-        data = yaml_files.loads(path.read_text(encoding="utf-8"))
+        data = yaml_files.read(path)
         assert isinstance(data, dict) and isinstance(data.get("nlu"), list), f"{path.name}: no 'nlu:' list"
         assert str(data.get("version")) == "3.1", f'{path.name}: version must be "3.1"'
 

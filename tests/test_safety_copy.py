@@ -15,7 +15,7 @@ from haven.settings import ROOT
 
 DOMAIN_TEXT = (ROOT / "domain.yml").read_text()
 RESPONSES = yaml_files.loads(DOMAIN_TEXT)["responses"]["utter_crisis"]
-HOTLINES = yaml_files.loads((ROOT / "safety" / "hotlines.yml").read_text())
+HOTLINES = yaml_files.read(ROOT / "safety" / "hotlines.yml")
 
 ALL = yaml_files.loads(DOMAIN_TEXT)["responses"]
 GENERATED = ("utter_crisis", "utter_crisis_check_in", "utter_check_in_declined")
@@ -228,7 +228,7 @@ def test_the_reply_is_short_paragraphs_with_one_line_per_service() -> None:
 
 
 def _bad_hotlines(tmp_path, change) -> None:
-    hotlines = yaml_files.loads((ROOT / "safety" / "hotlines.yml").read_text())
+    hotlines = yaml_files.read(ROOT / "safety" / "hotlines.yml")
     change(hotlines)
     (tmp_path / "hotlines.yml").write_text(yaml.safe_dump(hotlines))
     (tmp_path / "crisis_copy.yml").write_text((ROOT / "safety" / "crisis_copy.yml").read_text())

@@ -27,7 +27,7 @@ def test_every_digression_intent_has_a_rule_in_each_form() -> None:
     """A digression the form leaves unread with no rule to answer it would leave the visitor unanswered."""
     rules = []
     for path in (ROOT / "data" / "rules").glob("*.yml"):
-        rules += yaml_files.loads(path.read_text()).get("rules") or []
+        rules += yaml_files.read(path).get("rules") or []
     answered = {
         (cond.get("active_loop"), step["intent"])
         for rule in rules

@@ -102,7 +102,7 @@ def test_the_uk_crisis_turn_has_the_uk_links(widget) -> None:  # noqa: F811
 
 
 # US, suicide, self: the reply the Rasa server sends, as generated
-CHECK_IN = yaml_files.loads((ROOT / "domain.yml").read_text())["responses"]["utter_crisis_check_in"][0]
+CHECK_IN = yaml_files.read(ROOT / "domain.yml")["responses"]["utter_crisis_check_in"][0]
 
 
 def test_the_check_in_shows_yes_no_and_the_regions_links(widget) -> None:  # noqa: F811

@@ -86,7 +86,8 @@ def set_password(
     hasher: Callable[[str], str] = hash_password,
 ) -> int:
     """Refuses a weak password (ValueError with the reason); returns how many sessions ended.
-    `hasher`: tests pass one that reuses a hash of the same password (argon2id costs 0.1 s by design)."""
+    `hasher`: tests pass one that stores a low-cost argon2id hash, computed once per password (the
+    production cost, 0.1 s a hash and a check, is by design)."""
     problem = strength_problem(password, username)
     if problem:
         raise ValueError(problem)
