@@ -3,10 +3,13 @@
 Each writer's file in data/crisis/ is held out in turn: the model is trained exactly as `rasa train`
 trains it (nlu_components/crisis/risk_model.py: the other writers' examples, every non-crisis NLU
 example as calm, chunks, the riskiest-chunk second pass) and scores the held-out writer's messages
-as the server would (chunks, riskiest counts). Each message then gets the decision the crisis
-detector would make: a pattern match is the full reply; otherwise the model's score, after the
-patterns' past/negation/idiom checks (CrisisJudge.judge_model). The grid prints recall (full reply
-or check-in) on crisis messages and the rates of full replies and check-ins on calm ones.
+as the server would (chunks, riskiest counts); the pattern verifier is trained on the same writers'
+pattern-matched messages and scores each held-out message a pattern matches (whole, and the matched
+sentence alone). Each message then gets the decision the crisis detector would make: a pattern match
+is the full reply, a check-in or nothing by the two models' scores (CrisisDetector._pattern_tier);
+otherwise the risk model's score, after the patterns' past/negation/idiom checks
+(CrisisJudge.judge_model). The grids print recall (full reply or check-in) on crisis messages and the
+rates of full replies and check-ins on calm ones.
 
 Holding out whole writers is the honest split: a writer's phrasings repeat within their file, so a
 random split would flatter the model. No evaluation set is read here.
@@ -30,6 +33,7 @@ from nlu_components.crisis import (
     risk_data,
     risk_model,
 )
+from nlu_components.crisis.component import sentence_around
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,25 +58,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--C", type=float, default=30.0)
     parser.add_argument("--embedding-weight", type=float, default=1.0)
+    parser.add_argument("--verifier-C", type=float, default=10.0)
     parser.add_argument("--rows", type=Path, help="save the scored rows here, or read them if it exists")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         # scores as saved; pattern decisions and the checks again, with today's pattern files
         judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
         rows = []
-        for label, _pattern, score, _demotions, text, category in json.loads(args.rows.read_text()):
+        # (the sentence and verifier scores are those saved: a changed pattern's new matches have none)
+        for label, _rule, score, _demotions, text, category, *scores in json.loads(args.rows.read_text()):
+            found = judge.detect(text)
             rows.append(
                 (
                     label,
-                    judge.detect(text) is not None,
+                    found[2] if found else "",
                     score,
                     demotions(judge, text, category),
                     text,
                     category,
+                    *scores,
                 )
             )
         return report(rows)
-    config = {"C": args.C, "class_weight": "balanced", "embedding_weight": args.embedding_weight}
+    config = {
+        "C": args.C,
+        "class_weight": "balanced",
+        "embedding_weight": args.embedding_weight,
+        "verifier_C": args.verifier_C,
+    }
     encoder = Encoder(cache_size=100_000)
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
     examples = risk_data.load(ROOT / "data" / "crisis")
@@ -81,22 +94,35 @@ def main() -> int:
     by_writer = defaultdict(list)
     for example in examples:
         by_writer[example.source].append(example)
-    rows = []  # (label, pattern matched, score, demotions, text, model category)
+    # (label, pattern rule or "", score, demotions, text, model category, matched sentence's score,
+    #  verifier's score whole, verifier's score of the sentence)
+    rows = []
     # The assistant's own NLU examples (ordinary questions) are held out a quarter at a time with
     # each writer: how often would an ordinary question get a check-in?
     quarters = {writer: calm[i :: len(by_writer)] for i, writer in enumerate(sorted(by_writer))}
     for writer, held_out in sorted(by_writer.items()):
         training = [e for e in examples if e.source != writer]
         held_calm = set(quarters[writer])
-        scorer, _labels = risk_model.train_scorer(
-            training + nlu_crisis, encoder, [t for t in calm if t not in held_calm], config
-        )
+        training_calm = [t for t in calm if t not in held_calm]
+        scorer, _labels = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
+        verifier = risk_model.train_verifier(training + nlu_crisis, encoder, training_calm, judge, config)
         held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters[writer]]
         for example in held_out:
             found = risk_model.score_text(scorer, encoder, example.text)
-            pattern = judge.detect(example.text) is not None
+            hit = judge.detect(example.text)
             lowered = demotions(judge, example.text, found["category"])
-            rows.append((example.label, pattern, found["score"], lowered, example.text, found["category"]))
+            scores = [None, None, None]  # the matched sentence's risk; the verifier's, whole and sentence
+            if hit is not None:
+                pieces = [example.text, sentence_around(example.text, hit[3], hit[4])]
+                vectors = encoder.encode(pieces)
+                scores = [
+                    float(scorer.risk(pieces[1:], vectors[1:])[0]),
+                    *map(float, verifier.risk(pieces, vectors)),
+                ]
+            rule = hit[2] if hit else ""
+            rows.append(
+                (example.label, rule, found["score"], lowered, example.text, found["category"], *scores)
+            )
         print(f"held out {writer}: {len(held_out)} messages", flush=True)
     if args.rows:
         args.rows.write_text(json.dumps(rows))
@@ -108,16 +134,23 @@ def report(rows) -> int:
     calm_rows = [r for r in rows if r[0] == risk_data.CALM]
     topic_rows = [r for r in rows if r[0] == "topic"]
 
-    def tier(row, high, middle, floor=0.0):
+    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0)):
+        """2 full reply, 1 check-in, 0 nothing; a pattern match as CrisisDetector._pattern_tier."""
         if row[1]:
-            return 2 if row[2] >= floor else 1
+            sentence, whole, part = (list(row[6:9]) + [None] * 3)[:3]
+            model = max(row[2], sentence if sentence is not None else 0.0)
+            verified = max(whole, part) if whole is not None else None
+            if verified is not None and model < drop[0] and verified < drop[1]:
+                return 0
+            return 1 if model < floor or (verified is not None and verified < verifier_floor) else 2
         level = (2 if row[2] >= high else 1 if row[2] >= middle else 0) - row[3]
         return max(0, level) if row[2] >= middle else 0
 
-    patterns_only = sum(r[1] for r in crisis) / len(crisis)
+    patterns_only = sum(bool(r[1]) for r in crisis) / len(crisis)
     print(
         f"\npatterns alone: recall {patterns_only:.3f}, calm full replies "
-        f"{sum(r[1] for r in calm_rows) / len(calm_rows):.3f} ({len(crisis)} crisis, {len(calm_rows)} calm)"
+        f"{sum(bool(r[1]) for r in calm_rows) / len(calm_rows):.3f} "
+        f"({len(crisis)} crisis, {len(calm_rows)} calm)"
     )
     print(
         f"{'high':>6}{'middle':>8}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}"
@@ -135,14 +168,25 @@ def report(rows) -> int:
                 f"{np.mean([t == 2 for t in n]):>11.3f}{np.mean([t == 1 for t in n]):>15.3f}"
                 f"{np.mean([tier(r, high, middle) > 0 for r in topic_rows]):>9.3f}"
             )
-    print("\npattern hits whose model score is below a floor become check-ins (high 0.9, middle 0.5):")
-    for floor in (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
-        c = [tier(r, 0.9, 0.5, floor) for r in crisis]
-        n = [tier(r, 0.9, 0.5, floor) for r in calm_rows]
+    print(
+        "\npattern matches (risk model 0.93 / 0.5): below the risk model's floor or the verifier's, a"
+        " check-in; below both drop thresholds, nothing"
+    )
+    print(
+        f"{'floor':>6}{'verifier':>9}{'drop':>12}{'recall':>8}{'full':>7}{'calm full':>11}"
+        f"{'calm check-in':>15}"
+    )
+    settings = [(f, 0.0, (0.0, 0.0)) for f in (0.0, 0.1, 0.3, 0.5)]
+    settings += [(0.1, v, (0.0, 0.0)) for v in (0.1, 0.2, 0.3, 0.5)]
+    settings += [(0.1, 0.3, d) for d in ((0.01, 0.01), (0.05, 0.02), (0.05, 0.05), (0.1, 0.05))]
+    for floor, verifier_floor, drop in settings:
+        c = [tier(r, 0.93, 0.5, floor, verifier_floor, drop) for r in crisis]
+        n = [tier(r, 0.93, 0.5, floor, verifier_floor, drop) for r in calm_rows]
         print(
-            f"  floor {floor:.2f}: recall {np.mean([t > 0 for t in c]):.3f}, "
-            f"full {np.mean([t == 2 for t in c]):.3f}, "
-            f"calm full {np.mean([t == 2 for t in n]):.3f}, calm check-in {np.mean([t == 1 for t in n]):.3f}"
+            f"{floor:>6.2f}{verifier_floor:>9.2f}{drop[0]:>6.2f}/{drop[1]:.2f}"
+            f"{np.mean([t > 0 for t in c]):>8.3f}"
+            f"{np.mean([t == 2 for t in c]):>7.3f}{np.mean([t == 2 for t in n]):>11.3f}"
+            f"{np.mean([t == 1 for t in n]):>15.3f}"
         )
     return 0
 

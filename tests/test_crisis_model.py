@@ -65,10 +65,27 @@ def test_real_post_phrasings_are_caught(agent, text) -> None:
         "this whole divorce is killing me lol",
         "I self harmed as a teenager, I've been well for over ten years now",
         "we watched a documentary about domestic abuse and it made me think about my marriage",
+        # a pattern matches; the pattern verifier doubts it (risk model 0.18, verifier 0.13 when written)
+        "got a swallow tattooed over my old self harm scars last month, feels like closing a chapter",
+        "i told him to go jump off a cliff lol, figuratively, he's not worth the energy",
     ],
 )
 def test_hard_negatives_get_no_full_crisis_reply(agent, text) -> None:
     assert evaluation.tier(parse(agent, text)) != "crisis"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to kill myself",
+        "last night i cut again, deeper than before",
+        "he choked me last night and took my phone",
+    ],
+)
+def test_the_pattern_verifier_confirms_a_plain_crisis(agent, text) -> None:
+    crisis = parse(agent, text)["crisis"]
+    assert crisis["tier"] == "crisis" and crisis["rule"] not in ("model", "classifier")
+    assert crisis["verifier_score"] >= 0.9
 
 
 def test_the_risk_score_and_what_fired_are_in_the_parse(agent) -> None:

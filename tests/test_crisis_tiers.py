@@ -17,7 +17,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from haven.settings import ROOT
 from nlu_components.crisis import CrisisDetector, CrisisJudge
-from nlu_components.crisis.risk_model import RISK_KEY
+from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY, VERIFIER_KEY
 
 HIGH, MIDDLE, FLOOR = 0.9, 0.5, 0.05
 
@@ -27,20 +27,25 @@ def judge() -> CrisisJudge:
     return CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
 
 
-@pytest.fixture(scope="module")
-def detector(tmp_path_factory) -> CrisisDetector:
-    config: Dict[str, Any] = {
+def make_detector(tmp_path_factory, **config: Any) -> CrisisDetector:
+    settings: Dict[str, Any] = {
         **CrisisDetector.get_default_config(),
         "risk_crisis_threshold": HIGH,
         "risk_check_in_threshold": MIDDLE,
         "risk_pattern_floor": FLOOR,
+        **config,
     }
     return CrisisDetector.create(
-        config,
+        settings,
         LocalModelStorage.create(tmp_path_factory.mktemp("storage")),
         Resource("crisis_detector"),
         ExecutionContext(GraphSchema({}), uuid.uuid4().hex),
     )
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory) -> CrisisDetector:
+    return make_detector(tmp_path_factory)
 
 
 def scored(text: str, score: float, category: str = "suicide") -> Message:
@@ -80,6 +85,82 @@ def test_a_pattern_match_is_the_full_reply_whatever_the_model_says(detector) -> 
 
 def test_a_pattern_match_the_model_reads_as_plainly_calm_is_asked_about(detector) -> None:
     name, crisis = verdict(detector, "I want to kill myself", 0.01)
+    assert (name, crisis["tier"]) == ("crisis_check_in", "check_in")
+
+
+# --------------------------------------------------------------------------- the pattern verifier
+VERIFIER_FLOOR, DROP_MODEL, DROP_VERIFIER = 0.3, 0.05, 0.02
+
+
+@pytest.fixture(scope="module")
+def verified_detector(tmp_path_factory) -> CrisisDetector:
+    return make_detector(
+        tmp_path_factory,
+        risk_pattern_floor=0.1,
+        pattern_verifier_floor=VERIFIER_FLOOR,
+        pattern_drop_model=DROP_MODEL,
+        pattern_drop_verifier=DROP_VERIFIER,
+    )
+
+
+def two_opinions(detector: CrisisDetector, text: str, score: float, pieces: Dict[str, float], verified):
+    """The detector's verdict with the risk model's whole-message score `score`, the risk model's score
+    of a piece of text from `pieces` (0 for any other), and the verifier `verified(text)`."""
+    msg = scored(text, score)
+    msg.set(SCORER_KEY, lambda piece: pieces.get(piece, 0.0))
+    msg.set(VERIFIER_KEY, verified)
+    [msg] = detector.process([msg])
+    return (msg.get("intent") or {}).get("name"), (msg.get("crisis") or {}).get("tier")
+
+
+@pytest.mark.parametrize(
+    ("score", "verifier", "expected"),
+    [
+        (0.9, 0.9, ("crisis", "crisis")),  # both agree
+        (0.9, VERIFIER_FLOOR, ("crisis", "crisis")),
+        (0.9, 0.29, ("crisis_check_in", "check_in")),  # the verifier doubts it: asked, not told
+        (0.09, 0.9, ("crisis_check_in", "check_in")),  # the risk model doubts it (its floor, as before)
+        (0.04, 0.03, ("crisis_check_in", "check_in")),  # one of them above its drop threshold: asked
+        (0.06, 0.01, ("crisis_check_in", "check_in")),
+        (0.04, 0.01, (None, None)),  # both read it as plainly calm: no alarm
+        (0.9, float("nan"), ("crisis", "crisis")),  # an undefined score errs on the side of safety
+    ],
+)
+def test_a_pattern_match_needs_the_verifier_for_the_full_reply(verified_detector, score, verifier, expected):
+    text = "I used to cut myself as a teen, nine years clean now"
+    assert two_opinions(verified_detector, text, score, {}, lambda _piece: verifier) == expected
+
+
+def test_the_matched_sentence_counts_when_a_long_message_dilutes_it(verified_detector) -> None:
+    story = "We met at university and he was kind to me for years. " * 6
+    text = story + "Last night I wanted to kill myself. " + story
+    sentence = "Last night I wanted to kill myself."
+
+    def verified(piece: str) -> float:
+        return 0.9 if piece.strip() == sentence else 0.01
+
+    pieces = {sentence: 0.8}
+    assert two_opinions(verified_detector, text, 0.01, pieces, verified) == ("crisis", "crisis")
+    # read whole only, both would have dropped it
+    assert two_opinions(verified_detector, text, 0.01, {}, lambda _piece: 0.01) == (None, None)
+
+
+def test_a_dropped_match_still_leaves_the_model_tier(verified_detector) -> None:
+    """A match both models read as calm raises no alarm of its own; the classifier's `crisis` intent, if
+    it was the top intent, gives way as for any message the detector did not confirm."""
+    msg = scored("I used to cut myself as a teen, nine years clean now", 0.01)
+    msg.set("intent", {"name": "crisis", "confidence": 0.99})
+    msg.set("intent_ranking", [{"name": "crisis", "confidence": 0.99}, {"name": "greet", "confidence": 0.01}])
+    msg.set(VERIFIER_KEY, lambda _piece: 0.0)
+    [msg] = verified_detector.process([msg])
+    assert msg.get("intent")["name"] == "greet" and msg.get("crisis") is None
+
+
+def test_without_a_verifier_the_floor_decides_as_before(verified_detector) -> None:
+    # a model trained before the verifier existed: no VERIFIER_KEY on the message
+    name, crisis = verdict(verified_detector, "I want to kill myself", 0.2)
+    assert (name, crisis["tier"]) == ("crisis", "crisis")
+    name, crisis = verdict(verified_detector, "I want to kill myself", 0.01)
     assert (name, crisis["tier"]) == ("crisis_check_in", "check_in")
 
 

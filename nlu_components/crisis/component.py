@@ -44,7 +44,7 @@ from spacy.tokens import Doc
 from haven.services import intents, safety
 from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES, resolve_path
-from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY
+from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY, VERIFIER_KEY
 from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,13 @@ class CrisisDetector(GraphComponent):
             # plainly calm: a film about suicide, an old scar) is asked about with a check-in
             # rather than answered with the full reply; 0.0 turns this off.
             "risk_pattern_floor": 0.0,
+            # The pattern verifier (risk_model.py), asked only when a pattern matched: the full reply
+            # needs its score at or above `pattern_verifier_floor` too (else a check-in), and a match
+            # that both it and the risk model read as plainly calm (below `pattern_drop_verifier` and
+            # `pattern_drop_model`) raises no alarm. 0.0 turns each off.
+            "pattern_verifier_floor": 0.0,
+            "pattern_drop_model": 0.0,
+            "pattern_drop_verifier": 0.0,
         }
 
     @staticmethod
@@ -162,15 +169,14 @@ class CrisisDetector(GraphComponent):
             # (alone, with the sentence embedding, it was sure of "I've never self harmed").
             classifier_crisis = False
         found = self.detect(text, doc, classifier_crisis)
-        tier = "crisis"
-        floor = float(self.component_config.get("risk_pattern_floor", 0.0))
-        if found is not None and found[2] != CLASSIFIER_RULE and score is not None and score < floor:
-            # The model reads the message as plainly calm, but a long message dilutes one sentence:
-            # the matched sentence is scored on its own before the full reply becomes a question.
-            scorer = message.get(SCORER_KEY)
-            sentence = sentence_around(text, found[3], found[4])
-            if not (callable(scorer) and scorer(sentence) >= floor):
-                tier = "check_in"
+        tier, verified = "crisis", None
+        if found is not None and found[2] != CLASSIFIER_RULE and score is not None:
+            pattern_tier, verified = self._pattern_tier(message, text, found, score)
+            if pattern_tier is None:
+                logger.debug("A pattern match (%s) was read as calm by both models: no alarm.", found[2])
+                found = None
+            else:
+                tier = pattern_tier
         if found is None and score is not None and risk.get("category") in CATEGORIES:
             verdict = self.judge.judge_model(
                 text,
@@ -233,9 +239,40 @@ class CrisisDetector(GraphComponent):
                 "region": region,
                 "classifier_confidence": None if confidence is None else round(confidence, 3),
                 "model_score": None if score is None else round(score, 3),
+                "verifier_score": None if verified is None or verified != verified else round(verified, 3),
             },
             add_to_output=True,
         )
+
+    def _pattern_tier(
+        self, message: Message, text: str, found: Tuple[str, str, str, int, int], score: float
+    ) -> Tuple[str | None, float | None]:
+        """What a pattern match comes to once the learned models have read the message: the full
+        reply ("crisis"), a check-in, or None (both read it as plainly calm: a novel about suicide,
+        scars told as healed), with the verifier's score when it was asked. A long message dilutes one
+        sentence, so wherever a score would lower the tier, the sentence the pattern matched is also
+        scored on its own and the higher counts."""
+        config = self.component_config
+        floor = float(config.get("risk_pattern_floor", 0.0))
+        verifier_floor = float(config.get("pattern_verifier_floor", 0.0))
+        drop_model = float(config.get("pattern_drop_model", 0.0))
+        drop_verifier = float(config.get("pattern_drop_verifier", 0.0))
+        sentence = sentence_around(text, found[3], found[4])
+        scorer = message.get(SCORER_KEY)
+        model = score
+        if model < max(floor, drop_model) and callable(scorer):
+            model = max(model, scorer(sentence))
+        verifier = message.get(VERIFIER_KEY)
+        verified = None
+        if callable(verifier) and (verifier_floor > 0 or drop_verifier > 0):
+            verified = verifier(text)
+            if verified < max(verifier_floor, drop_verifier):
+                verified = max(verified, verifier(sentence))
+        if verified is not None and model < drop_model and verified < drop_verifier:
+            return None, verified
+        if model < floor or (verified is not None and verified < verifier_floor):
+            return "check_in", verified
+        return "crisis", verified
 
     @staticmethod
     def _demote_classifier_crisis(message: Message) -> None:
