@@ -33,7 +33,7 @@ from nlu_components.crisis import (
     risk_data,
     risk_model,
 )
-from nlu_components.crisis.component import sentence_around
+from nlu_components.crisis.component import pattern_tier, sentence_around
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,14 +135,13 @@ def report(rows) -> int:
     topic_rows = [r for r in rows if r[0] == "topic"]
 
     def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0)):
-        """2 full reply, 1 check-in, 0 nothing; a pattern match as CrisisDetector._pattern_tier."""
+        """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier."""
         if row[1]:
             sentence, whole, part = (list(row[6:9]) + [None] * 3)[:3]
             model = max(row[2], sentence if sentence is not None else 0.0)
             verified = max(whole, part) if whole is not None else None
-            if verified is not None and model < drop[0] and verified < drop[1]:
-                return 0
-            return 1 if model < floor or (verified is not None and verified < verifier_floor) else 2
+            decision = pattern_tier(model, verified, floor, verifier_floor, *drop)
+            return {None: 0, "check_in": 1, "crisis": 2}[decision]
         level = (2 if row[2] >= high else 1 if row[2] >= middle else 0) - row[3]
         return max(0, level) if row[2] >= middle else 0
 

@@ -79,6 +79,25 @@ def sentence_around(text: str, start: int, end: int, limit: int = 300) -> str:
     return text[first:last].strip()
 
 
+def pattern_tier(
+    model: float,
+    verified: float | None,
+    floor: float,
+    verifier_floor: float,
+    drop_model: float,
+    drop_verifier: float,
+) -> str | None:
+    """The decision on a pattern match from the risk model's score and the verifier's (None: not
+    asked), each already the higher of the whole message's and the matched sentence's: "crisis" (the
+    full reply), "check_in", or None (no alarm). Shared with scripts/crisis_model_cv.py, so the
+    thresholds are cross-validated on the rule the server runs."""
+    if verified is not None and model < drop_model and verified < drop_verifier:
+        return None
+    if model < floor or (verified is not None and verified < verifier_floor):
+        return "check_in"
+    return "crisis"
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CrisisDetector(GraphComponent):
     """Overrides the intent with `crisis` when crisis language is found (see module docstring)."""
@@ -268,11 +287,7 @@ class CrisisDetector(GraphComponent):
             verified = verifier(text)
             if verified < max(verifier_floor, drop_verifier):
                 verified = max(verified, verifier(sentence))
-        if verified is not None and model < drop_model and verified < drop_verifier:
-            return None, verified
-        if model < floor or (verified is not None and verified < verifier_floor):
-            return "check_in", verified
-        return "crisis", verified
+        return pattern_tier(model, verified, floor, verifier_floor, drop_model, drop_verifier), verified
 
     @staticmethod
     def _demote_classifier_crisis(message: Message) -> None:
