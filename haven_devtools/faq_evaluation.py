@@ -5,7 +5,7 @@ included), then the route the rules take decides whether the FAQ is asked and at
 (intent practice_faq: INTENT_THRESHOLD; out_of_scope or nlu_fallback: FALLBACK_THRESHOLD; any other
 intent: the FAQ is never asked). Sets: tests/nlu/faq_dev.yml (development: the thresholds were chosen
 on it), tests/nlu/faq_tune.yml (hard look-alikes written blind, then read to choose the thresholds and
-the extra examples' kind), tests/nlu/faq_blind.yml, faq_blind_b.yml and faq_blind_c.yml (each written
+the extra examples' kind), tests/nlu/faq_blind*.yml (four sets, each written
 blind by another writer; only numbers are printed, never their messages), and the topic evaluation sets
 (heldout*.yml, off_topic*.yml) as extra held-out checks that the FAQ takes neither article questions nor
 off-topic ones.
@@ -24,9 +24,7 @@ from haven_devtools.evaluation import heldout, load_agent, off_topic, parse_all
 
 DEV = ROOT / "tests" / "nlu" / "faq_dev.yml"
 TUNE = ROOT / "tests" / "nlu" / "faq_tune.yml"
-BLIND = ROOT / "tests" / "nlu" / "faq_blind.yml"
-BLIND_B = ROOT / "tests" / "nlu" / "faq_blind_b.yml"
-BLIND_C = ROOT / "tests" / "nlu" / "faq_blind_c.yml"
+BLIND_DIR = ROOT / "tests" / "nlu"  # faq_blind*.yml: every blind set there is measured
 FALLBACK_INTENTS = ("out_of_scope", "nlu_fallback")
 
 
@@ -143,11 +141,9 @@ def evaluate_faq(model_path: Path = ROOT / "models" / "haven.tar.gz") -> List[Tu
     )
     if TUNE.is_file():
         results.append((run_set(agent, matcher, f"{TUNE.name} (tuning)", *_load(TUNE)), True))
-    for blind in (BLIND, BLIND_B, BLIND_C):
-        if blind.is_file():
-            results.append(
-                (run_set(agent, matcher, f"{blind.name} (blind; messages not shown)", *_load(blind)), False)
-            )
+    for blind in sorted(BLIND_DIR.glob("faq_blind*.yml")):
+        name = f"{blind.name} (blind; messages not shown)"
+        results.append((run_set(agent, matcher, name, *_load(blind)), False))
     return results
 
 
