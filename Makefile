@@ -14,7 +14,7 @@ STAMP    = $(wildcard $(VENV)/.installed-*)
 export RASA_TELEMETRY_ENABLED := false
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
-                $(wildcard nlu_components/*.py nlu_components/crisis/*.py safety/*.yml safety/crisis_patterns/*.yml)
+                $(wildcard nlu_components/*.py nlu_components/crisis/*.py haven/encoder/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
 .PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv bench-encoder purge staff-password
 

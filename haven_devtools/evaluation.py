@@ -8,7 +8,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from haven import yaml_files
 from haven.services import content
@@ -248,8 +248,9 @@ def load_agent(model_path: Path = ROOT / "models" / "haven.tar.gz"):
     return Agent.load(str(model_path))
 
 
-def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz") -> Report:
-    agent = load_agent(model_path)
+def evaluate(model_path: Path = ROOT / "models" / "haven.tar.gz", agent: Any = None) -> Report:
+    """The report of `make eval`; `agent`, when given, is the model already loaded (the tests share one)."""
+    agent = agent if agent is not None else load_agent(model_path)
     report = Report()
     for path in heldout_files():
         cases = heldout_set(path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from haven import yaml_files
 from haven.services import faq
@@ -126,9 +126,12 @@ def _load(path: Path) -> Tuple[Dict[str, List[str]], List[str], List[str]]:
     )
 
 
-def evaluate_faq(model_path: Path = ROOT / "models" / "haven.tar.gz") -> List[Tuple[SetResult, bool]]:
-    """[(result, show its messages)]: dev and the topic sets show misses; the blind set never does."""
-    agent = load_agent(model_path)
+def evaluate_faq(
+    model_path: Path = ROOT / "models" / "haven.tar.gz", agent: Any = None
+) -> List[Tuple[SetResult, bool]]:
+    """[(result, show its messages)]: dev and the topic sets show misses; the blind set never does.
+    `agent`, when given, is the model already loaded (the tests share one)."""
+    agent = agent if agent is not None else load_agent(model_path)
     matcher = faq.Matcher(faq.load())
     results = [(run_set(agent, matcher, f"{DEV.name} (development)", *_load(DEV)), True)]
     results.append(

@@ -26,6 +26,19 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+@pytest.fixture(scope="session")
+def trained_agent() -> Any:
+    """models/haven.tar.gz in-process, loaded once for the whole run: each load costs seconds and
+    hundreds of MB, and the model tests of several modules (topic, crisis and FAQ evaluations, the
+    robustness and project checks) only parse with it."""
+    from haven_devtools import evaluation
+
+    model = ROOT / "models" / "haven.tar.gz"
+    if not model.is_file():
+        pytest.fail("no trained model: run through `make test`, which trains it")
+    return evaluation.load_agent(model)
+
+
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()

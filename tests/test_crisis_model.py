@@ -14,8 +14,8 @@ RISK = "i have the pills lined up on the counter"
 
 
 @pytest.fixture(scope="module")
-def agent():
-    return evaluation.load_agent()
+def agent(trained_agent):
+    return trained_agent
 
 
 def parse(agent, text: str) -> dict:

@@ -241,3 +241,37 @@ def test_a_sentence_longer_than_max_tokens_is_cut_by_tokens(encoder: Encoder) ->
     assert len(chunks) > 1
     assert all(encoder.token_count(chunk) <= 100 for chunk in chunks)
     assert " ".join(chunks).split() == sentence.split()  # nothing lost or doubled at the cuts
+
+
+# -- emoji: the vocabulary has none, so each is read by its Unicode name (wordpieces.readable) ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("not sure 😀", "not sure  grinning face "),
+        ("😭😭😭 i cant", " loudly crying face  i cant"),  # a run of one emoji: one name
+        ("😢 😢 😢", " crying face   "),
+        ("👍🏽 ok", " thumbs up sign  ok"),  # the skin tone only shapes the picture
+        ("👨\u200d👩\u200d👧", " man  woman  girl "),  # joiners dropped
+        ("🇺🇸 flag", " flag"),  # flag letters dropped
+        ("I ♥ you", "I ♥ you"),  # in the vocabulary: kept as it is
+        ("café naïve", "café naïve"),
+        ("plain text, unchanged", "plain text, unchanged"),
+    ],
+)
+def test_symbols_the_vocabulary_lacks_are_read_by_name(encoder: Encoder, text: str, expected: str) -> None:
+    assert encoder._wordpieces.readable(text) == expected
+
+
+def test_emoji_carry_their_meaning_into_the_embedding(any_runtime: Encoder) -> None:
+    grin, sob, named = any_runtime.encode(["not sure 😀", "not sure 😭", "not sure loudly crying face"])
+    # before: both emoji were the same [UNK] and the first two vectors were identical
+    assert float(grin @ sob) < 0.9
+    assert float(sob @ named) > 0.999
+
+
+def test_the_input_preparation_is_part_of_the_fingerprint() -> None:
+    from haven.encoder.wordpieces import INPUT_PREPARATION
+
+    assert f"input={INPUT_PREPARATION}" in pins.fingerprint()

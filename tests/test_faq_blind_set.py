@@ -72,8 +72,8 @@ def test_no_blind_question_is_an_example_or_training_data(name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def blind_results():
-    return {r.name.split(" ")[0]: r for r, _ in faq_evaluation.evaluate_faq()}
+def blind_results(trained_agent):
+    return {r.name.split(" ")[0]: r for r, _ in faq_evaluation.evaluate_faq(agent=trained_agent)}
 
 
 @pytest.mark.model

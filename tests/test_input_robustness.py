@@ -518,13 +518,8 @@ def test_the_crisis_detector_sees_what_the_guard_cleaned(detector) -> None:
 
 
 @pytest.fixture(scope="module")
-def agent():
-    from haven_devtools import evaluation
-
-    model = ROOT / "models" / "haven.tar.gz"
-    if not model.is_file():
-        pytest.fail("no trained model: run through `make test`, which trains it")
-    return evaluation.load_agent(model)
+def agent(trained_agent):
+    return trained_agent
 
 
 def parse(agent, text: str) -> Dict[str, Any]:

@@ -32,7 +32,11 @@ LANES = ("model", "e2e", "browser", "slow")
 NEEDS: List[Tuple[str, "re.Pattern[str]", str]] = [
     ("model", re.compile(r"\blive_haven\b"), "the live servers (they serve models/haven.tar.gz)"),
     ("model", re.compile(r"""ROOT\s*/\s*["']models["']"""), "the trained model in models/"),
-    ("model", re.compile(r"\bload_agent\(|\bevaluation\.evaluate\(|\bevaluate_faq\("), "the trained model"),
+    (
+        "model",
+        re.compile(r"\bload_agent\(|\bevaluation\.evaluate\(|\bevaluate_faq\(|\btrained_agent\b"),
+        "the trained model",
+    ),
     ("e2e", re.compile(r"\blive_haven\b"), "Haven's servers on free ports"),
     ("e2e", re.compile(r"""["']-m["'],\s*["'](haven\.launcher|website)["']"""), "a server process"),
     (

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def report() -> evaluation.Report:
-    return evaluation.evaluate()
+def report(trained_agent) -> evaluation.Report:
+    return evaluation.evaluate(agent=trained_agent)
 
 
 # Over all held-out sets together: 0.979 (426/435) with the sentence embedding beside TF-IDF and the

@@ -36,10 +36,8 @@ def test_the_trained_model_is_up_to_date_with_the_data() -> None:
 
 
 @pytest.fixture(scope="module")
-def agent():
-    from haven_devtools import evaluation
-
-    return evaluation.load_agent(MODEL)
+def agent(trained_agent):
+    return trained_agent
 
 
 @pytest.mark.parametrize(

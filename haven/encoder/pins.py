@@ -118,5 +118,7 @@ def verify(directory: Path) -> Dict[str, str]:
 def fingerprint() -> str:
     """The pinned model in one string, for cache keys of anything computed from its embeddings
     (Rasa's fingerprints of the featurizer and the crisis risk model)."""
+    from haven.encoder.wordpieces import INPUT_PREPARATION
+
     files = ",".join(f"{p.name}={p.sha256}" for p in PINNED_FILES)
-    return f"{MODEL_NAME}@{REVISION};{files}"
+    return f"{MODEL_NAME}@{REVISION};{files};input={INPUT_PREPARATION}"
