@@ -178,6 +178,8 @@ def report(rows) -> int:
     settings = [(f, 0.0, (0.0, 0.0)) for f in (0.0, 0.1, 0.3, 0.5)]
     settings += [(0.1, v, (0.0, 0.0)) for v in (0.1, 0.2, 0.3, 0.5)]
     settings += [(0.1, 0.3, d) for d in ((0.01, 0.01), (0.05, 0.02), (0.05, 0.05), (0.1, 0.05))]
+    # the verifier's floor with the shipped drop thresholds (config.yml)
+    settings += [(0.1, v, (0.1, 0.05)) for v in (0.35, 0.4, 0.45, 0.5, 0.6)]
     for floor, verifier_floor, drop in settings:
         c = [tier(r, 0.93, 0.5, floor, verifier_floor, drop) for r in crisis]
         n = [tier(r, 0.93, 0.5, floor, verifier_floor, drop) for r in calm_rows]
