@@ -178,8 +178,6 @@ def report(rows) -> int:
     settings = [(f, 0.0, (0.0, 0.0)) for f in (0.0, 0.1, 0.3, 0.5)]
     settings += [(0.1, v, (0.0, 0.0)) for v in (0.1, 0.2, 0.3, 0.5)]
     settings += [(0.1, 0.3, d) for d in ((0.01, 0.01), (0.05, 0.02), (0.05, 0.05), (0.1, 0.05))]
-    # the verifier's floor with the shipped drop thresholds (config.yml)
-    settings += [(0.1, v, (0.1, 0.05)) for v in (0.35, 0.4, 0.45, 0.5, 0.6)]
     for floor, verifier_floor, drop in settings:
         c = [tier(r, 0.93, 0.5, floor, verifier_floor, drop) for r in crisis]
         n = [tier(r, 0.93, 0.5, floor, verifier_floor, drop) for r in calm_rows]
@@ -189,7 +187,47 @@ def report(rows) -> int:
             f"{np.mean([t == 2 for t in c]):>7.3f}{np.mean([t == 2 for t in n]):>11.3f}"
             f"{np.mean([t == 1 for t in n]):>15.3f}"
         )
+    shipped_sweeps(crisis, calm_rows, topic_rows, tier)
     return 0
+
+
+def shipped_settings() -> dict:
+    """The crisis detector's thresholds as config.yml ships them (read here, not copied)."""
+    for component in yaml_files.read(ROOT / "config.yml")["pipeline"]:
+        if component["name"].endswith("CrisisDetector"):
+            return component
+    raise SystemExit("config.yml has no CrisisDetector")
+
+
+def shipped_sweeps(crisis, calm_rows, topic_rows, tier) -> None:
+    """Counts for the two thresholds the rules choose (docs/crisis-detection.md), each swept with
+    everything else as config.yml ships it: the check-in threshold, then the pattern verifier's floor."""
+    shipped = shipped_settings()
+    high, middle = shipped["risk_crisis_threshold"], shipped["risk_check_in_threshold"]
+    floor, verifier_floor = shipped["risk_pattern_floor"], shipped["pattern_verifier_floor"]
+    drop = (shipped["pattern_drop_model"], shipped["pattern_drop_verifier"])
+    print(
+        f"\nas shipped (full {high}, check-in {middle}, pattern floor {floor}, verifier {verifier_floor},"
+        f" drop {drop[0]}/{drop[1]}), one threshold swept at a time: counts of {len(crisis)} crisis,"
+        f" {len(calm_rows)} calm, {len(topic_rows)} ordinary questions"
+    )
+    print(
+        f"{'check-in':>9}{'verifier':>9}{'recall':>8}{'full':>7}{'calm full':>11}"
+        f"{'calm check-in':>15}{'NLU any':>9}"
+    )
+    sweeps = [(m, verifier_floor) for m in (0.35, 0.4, 0.45, 0.5, 0.55)]
+    sweeps += [(middle, v) for v in (0.3, 0.4, 0.5, 0.6, 0.7)]
+    for check_in, verifier in sweeps:
+        c, n, t = (
+            [tier(r, high, check_in, floor, verifier, drop) for r in group]
+            for group in (crisis, calm_rows, topic_rows)
+        )
+        print(
+            f"{check_in:>9.2f}{verifier:>9.2f}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in c):>7}"
+            f"{sum(x == 2 for x in n):>6} {np.mean([x == 2 for x in n]):.4f}"
+            f"{sum(x == 1 for x in n):>6} {np.mean([x == 1 for x in n]):.4f}"
+            f"{sum(x > 0 for x in t):>9}"
+        )
 
 
 if __name__ == "__main__":
