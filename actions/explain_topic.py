@@ -8,8 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.faq import answer_beside_topic
 from actions.knowledge import covered_topics, follow_up_buttons, knowledge_base, topic_of, with_help_line
 from haven.db import counts
+from haven.services import faq
 
 
 class ActionExplainTopic(Action):
@@ -35,4 +37,8 @@ class ActionExplainTopic(Action):
         dispatcher.utter_message(
             text=with_help_line(text, tracker), buttons=follow_up_buttons(topic), json_message=topic.payload()
         )
+        if topic.id == faq.NEIGHBOUR_TOPIC:
+            # "what happens after the free call?": the article says what the call is for, the practice's
+            # FAQ what follows it (docs/faq.md).
+            answer_beside_topic(dispatcher, tracker)
         return [SlotSet("last_topic", topic.id), SlotSet("topics_covered", covered)]

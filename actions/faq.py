@@ -85,6 +85,27 @@ def answer_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, threshol
     return False
 
 
+def answer_beside_topic(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[str]:
+    """After the article's consultation answer: the FAQ entry that answers what the article does not
+    ("what happens after the free call?", `after_consultation`), when one beats the article's own
+    consultation questions (faq.Matcher.beside_topic). The entry's id, or None. A button's payload
+    ("/consultation_info") is no question to match; a broken FAQ only means no addition."""
+    text = tracker.latest_message.get("text") or ""
+    if not text.strip() or text.startswith("/"):
+        return None
+    try:
+        matcher = faq.store().current()
+        entry = matcher.beside_topic(text)
+    except Exception as error:  # noqa: BLE001 - logged by type only (the message may quote the visitor)
+        log.warning("faq: matching beside the topic failed (%s)", error.__class__.__name__)
+        return None
+    if entry is None:
+        return None
+    say_entry(dispatcher, tracker, matcher, entry)
+    faq_questions.note("answered", entry.id, 1.0)
+    return entry.id
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> Text:
         return "action_answer_faq"

@@ -3,7 +3,8 @@
 Each message goes the way a visitor's would: the trained NLU model parses it (the crisis check
 included), then the route the rules take decides whether the FAQ is asked and at which threshold
 (intent practice_faq: INTENT_THRESHOLD; out_of_scope or nlu_fallback: FALLBACK_THRESHOLD; any other
-intent: the FAQ is never asked). Sets: tests/nlu/faq_dev.yml (development: the thresholds were chosen
+intent: the FAQ is never asked, but for the consultation topic, whose answer an FAQ entry can follow:
+Matcher.beside_topic). Sets: tests/nlu/faq_dev.yml (development: the thresholds were chosen
 on it), tests/nlu/faq_tune.yml (hard look-alikes written blind, then read to choose the thresholds and
 the extra examples' kind), tests/nlu/faq_blind*.yml (four sets, each written
 blind by another writer; only numbers are printed, never their messages), and the topic evaluation sets
@@ -34,8 +35,12 @@ def blind_sets() -> List[Path]:
 
 
 def route(parsed: dict, matcher: faq.Matcher) -> Tuple[str, Optional[str], Optional[str]]:
-    """(kind, entry, runner-up): kind is "answer", "did_you_mean" or "none" (no FAQ reply)."""
+    """(kind, entry, runner-up): kind is "answer", "did_you_mean", "beside" (the article's consultation
+    answer, then this entry's: actions/explain_topic.py) or "none" (no FAQ reply)."""
     name = (parsed.get("intent") or {}).get("name")
+    if name == faq.NEIGHBOUR_TOPIC:
+        entry = matcher.beside_topic(parsed.get("text") or "")
+        return ("beside", entry.id, None) if entry is not None else ("none", None, None)
     if name == "practice_faq":
         threshold = faq.INTENT_THRESHOLD
     elif name in FALLBACK_INTENTS:
@@ -60,6 +65,7 @@ class SetResult:
     refused: int = 0
     articles: int = 0
     articles_kept: int = 0
+    articles_with_entry: int = 0  # article questions answered by the article and then an FAQ entry too
     taken: List[Tuple[str, str]] = field(default_factory=list)
 
     def lines(self, show_messages: bool) -> List[str]:
@@ -79,6 +85,11 @@ class SetResult:
             out.append(
                 f"  article-topic questions not taken by the FAQ {self.articles_kept}/{self.articles} = "
                 f"{self.articles_kept / self.articles:.3f}"
+                + (
+                    f" ({self.articles_with_entry} of them followed by an FAQ entry's answer)"
+                    if self.articles_with_entry
+                    else ""
+                )
             )
         if show_messages:
             out += [f"  wrong: {t!r} expected {e} got {g}" for t, e, g in self.wrong]
@@ -93,7 +104,7 @@ def run_set(agent, matcher: faq.Matcher, name: str, positives: Dict[str, List[st
     for (text, expected), parsed in zip(cases, parse_all(agent, [q for q, _ in cases]), strict=True):
         kind, got, runner = route(parsed, matcher)
         result.questions += 1
-        if kind == "answer" and got == expected:
+        if kind in ("answer", "beside") and got == expected:
             result.right += 1
         elif kind == "did_you_mean" and expected in (got, runner):
             result.offered += 1
@@ -109,8 +120,11 @@ def run_set(agent, matcher: faq.Matcher, name: str, positives: Dict[str, List[st
     for text, parsed in zip(articles, parse_all(agent, articles), strict=True):
         kind, got, _ = route(parsed, matcher)
         result.articles += 1
-        if kind == "none":
+        if kind in ("none", "beside"):
             result.articles_kept += 1
+            if kind == "beside":
+                result.articles_with_entry += 1
+                result.taken.append((text, f"{kind}:{got}"))
         else:
             result.taken.append((text, f"{kind}:{got}"))
     return result

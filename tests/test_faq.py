@@ -14,11 +14,12 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+from actions.explain_topic import ActionExplainTopic
 from actions.faq import ActionAnswerFaq
 from actions.out_of_scope import ActionOutOfScope
 from actions.suggest_topics import ActionSuggestTopics
 from haven import yaml_files
-from haven.db import faq_questions, migrate
+from haven.db import counts, faq_questions, migrate
 from haven.services import faq
 from haven.settings import ROOT
 
@@ -40,7 +41,10 @@ def _throwaway_database(monkeypatch, tmp_path) -> Iterator[None]:
     """The actions count questions (haven/db/faq_questions.py): into a throwaway database, not var/."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/haven.db")
     yield
-    faq_questions.drain()  # the background writer migrates its database: never beside a test's own migration
+    # The background writers migrate their database: never beside a test's own migration (the topic
+    # action's insight count as well as the FAQ's question counts).
+    faq_questions.drain()
+    counts.drain()
 
 
 # ----------------------------------------------------------------------------- the content file
@@ -259,6 +263,46 @@ async def test_a_practice_question_no_entry_answers_gets_the_ways_to_a_person(
     [message] = dispatcher.messages
     assert "custom" not in message or not message["custom"]
     assert "/book_consultation" in [b["payload"] for b in message["buttons"]]
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("so once the free call is over, what are the next steps?", "after_consultation"),
+        ("if i do the 15 minute call do i have to keep going with her after", "after_consultation"),
+        ("what is the free consultation for", None),
+        ("how long is the consultation", None),
+        ("is the free consultation really free", None),
+        ("/consultation_info", None),
+    ],
+)
+def test_an_entry_follows_the_consultation_topic_only_where_the_article_does_not_answer(
+    matcher, question, expected
+) -> None:
+    found = matcher.beside_topic(question)
+    assert (found.id if found else None) == expected
+
+
+async def test_a_consultation_question_about_what_follows_gets_the_article_then_the_entry(
+    dispatcher, tracker, domain
+) -> None:
+    visitor = tracker(
+        intent="consultation_info", text="so once the free call is over, what are the next steps?"
+    )
+    await ActionExplainTopic().run(dispatcher, visitor, domain)
+    payloads = [m["custom"] for m in dispatcher.messages if m.get("custom")]
+    assert payloads[0]["topic"] == "consultation_info"
+    assert payloads[1:] == [{"faq": "after_consultation", "status": "to_fill"}]
+    assert "don't have" in dispatcher.messages[-2]["text"]
+
+
+@pytest.mark.parametrize("text", ["what is the free consultation for", "/consultation_info"])
+async def test_a_plain_consultation_question_gets_the_article_alone(
+    dispatcher, tracker, domain, text
+) -> None:
+    await ActionExplainTopic().run(dispatcher, tracker(intent="consultation_info", text=text), domain)
+    payloads = [m["custom"] for m in dispatcher.messages if m.get("custom")]
+    assert [p.get("topic") for p in payloads] == ["consultation_info"]
 
 
 # ----------------------------------------------------------------------------- the counts

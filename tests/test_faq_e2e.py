@@ -104,6 +104,14 @@ def test_the_issues_questions_get_their_entry_over_rest(live, question, entry_id
         assert entry.answer not in text and "don't want to guess" in text and "consultation" in text
 
 
+def test_what_follows_the_consultation_gets_the_article_then_the_entry_over_rest(live) -> None:
+    replies = ask(live["haven"], "so once the free call is over, what are the next steps?")
+    customs = [r["custom"] for r in replies if isinstance(r.get("custom"), dict)]
+    assert [c.get("topic") for c in customs[:1]] == ["consultation_info"], replies
+    assert customs[1:] == [{"faq": "after_consultation", "status": "to_fill"}], replies
+    assert "15-minute consultation" in replies[0]["text"] and "don't want to guess" in replies[-2]["text"]
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():

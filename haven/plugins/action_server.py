@@ -85,7 +85,7 @@ def create_app(*args: Any, token: Optional[str] = None, **kwargs: Any):
         # is built before the first request, not on a visitor's first practice question.
         from haven.services import faq
 
-        faq.store().current()
+        faq.store().current().warm()
 
     @app.exception(Exception)
     async def exception_handler(request, exception: Exception):

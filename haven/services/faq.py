@@ -336,6 +336,11 @@ class Matcher:
         self._training_size = len(targets)
         # predict_proba's columns follow the sorted classes: map them back to entry order
         self._columns = {int(c): n for n, c in enumerate(self._model.classes_)}
+        # The same classifier with the article's consultation questions as one more class, for
+        # `beside_topic` only (so `match` is exactly as before); fitted on first use or by `warm`.
+        self._beside_training = (vectors, targets)
+        self._beside: Optional[Tuple[Any, Dict[int, int]]] = None
+        self._beside_lock = threading.Lock()
 
     def training_size(self) -> int:
         """How many example vectors the classifier was fitted on (all classes)."""
@@ -353,6 +358,45 @@ class Matcher:
     def scores(self, text: str) -> np.ndarray:
         """One score per entry (its probability)."""
         return self.probabilities(text)[0]
+
+    def beside_topic(self, text: str, threshold: float = FALLBACK_THRESHOLD) -> Optional[FaqEntry]:
+        """The entry that answers a question the NLU read as the article's consultation topic
+        (NEIGHBOUR_TOPIC), or None: it must beat the article's consultation questions (a class of their
+        own here), "not the FAQ", and `threshold`.
+
+        Why: "what happens after the free call?" is a consultation question to the NLU, and the article's
+        answer says what the call is for but not what follows it, which is the practice's FAQ
+        (`after_consultation`). In `match` the consultation questions are no class at all (they are the
+        FAQ's neighbours, not its negatives), so it scores every consultation question as that entry; with
+        them as a class, only the questions about what the article does not say go to an entry. The caller
+        gives the article's answer first either way (docs/faq.md)."""
+        model, columns = self.warm()._beside  # type: ignore[misc]
+        row = model.predict_proba(self.encoder.encode([text or ""]))[0]
+        scores = np.array([row[columns[n]] if n in columns else 0.0 for n in range(len(self.faq.entries))])
+        best = int(np.argmax(scores))
+        rivals = [row[columns[c]] for c in (self._other, self._other + 1) if c in columns]
+        if scores[best] < threshold or any(r >= scores[best] for r in rivals):
+            return None
+        return self.faq.entries[best]
+
+    def warm(self) -> "Matcher":
+        """Fit `beside_topic`'s classifier now (about a second) rather than on a visitor's first
+        consultation question; the action server calls it before its first request."""
+        if self._beside is None:
+            with self._beside_lock:
+                if self._beside is None:
+                    self._beside = self._fit_beside()
+        return self
+
+    def _fit_beside(self) -> Tuple[Any, Dict[int, int]]:
+        from sklearn.linear_model import LogisticRegression
+
+        vectors, targets = self._beside_training
+        topic = _consultation_vectors(self.encoder)
+        model = LogisticRegression(C=C, max_iter=1000).fit(
+            np.vstack([vectors, topic]), np.concatenate([targets, np.full(len(topic), self._other + 1)])
+        )
+        return model, {int(c): n for n, c in enumerate(model.classes_)}
 
     def match(self, text: str, threshold: Optional[float] = None) -> Match:
         threshold = self.threshold if threshold is None else threshold
@@ -375,14 +419,25 @@ _OTHER_INTENTS = ("out_of_scope", *(t for t in content.topic_ids() if t != "cons
 _other_cache: Dict[int, np.ndarray] = {}
 
 
+#: The article topic whose questions neighbour the FAQ's: its answer can be followed by an FAQ entry's
+#: (Matcher.beside_topic, actions/explain_topic.py).
+NEIGHBOUR_TOPIC = "consultation_info"
+_consultation_cache: Dict[int, np.ndarray] = {}
+
+
 def other_examples(nlu_dir: Optional[Path] = None) -> List[str]:
     """data/nlu's out-of-scope and article-topic examples: what the FAQ must not take. Training data
     only (never an evaluation set); read from the code's checkout, not HAVEN_CONTENT_DIR."""
+    return nlu_examples(_OTHER_INTENTS, nlu_dir)
+
+
+def nlu_examples(intents: Sequence[str], nlu_dir: Optional[Path] = None) -> List[str]:
+    """data/nlu's examples of `intents`, entity markup removed."""
     folder = Path(nlu_dir or settings_module.ROOT / "data" / "nlu")
     out: List[str] = []
     for path in sorted(folder.glob("*.yml")):
         for block in (yaml_files.read(path) or {}).get("nlu") or []:
-            if block.get("intent") in _OTHER_INTENTS:
+            if block.get("intent") in intents:
                 for line in str(block.get("examples") or "").splitlines():
                     line = line.strip()
                     if line.startswith("- "):
@@ -473,6 +528,14 @@ def _extra_vectors(encoder: Any) -> _ExtraVectors:
         not_faq = _encode_fixed(encoder, extra.not_faq, "extra-not-faq")
         _extra_cache[key] = _ExtraVectors(entries, not_faq)
     return _extra_cache[key]
+
+
+def _consultation_vectors(encoder: Any) -> np.ndarray:
+    """data/nlu's consultation questions, encoded once per process and encoder."""
+    key = id(encoder)
+    if key not in _consultation_cache:
+        _consultation_cache[key] = _encode_fixed(encoder, nlu_examples((NEIGHBOUR_TOPIC,)), "consultation")
+    return _consultation_cache[key]
 
 
 def _other_vectors(encoder: Any) -> np.ndarray:
