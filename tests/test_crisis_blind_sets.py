@@ -15,26 +15,25 @@ from haven_devtools import evaluation
 # model (make eval); each bound is one message looser than measured, because the encoder's float
 # arithmetic can differ in the last digits between machines and move a score that sits on a threshold.
 FLOORS = {
-    # Ratcheted 2026-12-06 (sixth session) to the numbers measured with writers T17-T20 in the training data
-    # (thresholds unchanged: check-in 0.45, verifier 0.6), one message of slack each (make eval; the history
-    # of each set is in tests/safety/blind/README.md and docs/crisis-detection.md). The data was joined by a
-    # rule written before it was measured, on the training writers and the repository's set; the blind sets
-    # were measured once, after: E lost a catch and J and L one calm message each to the full reply, K gained
-    # a catch, so E's recall bound and J's and L's full-reply bounds moved down on purpose and written down.
-    "set_d.yml": (117 / 118, 2 / 79, 2 / 79),  # measured 118/118, 1/79 full, 1/79 check-ins (unchanged)
-    "set_e.yml": (98 / 100, 1 / 69, 3 / 69),  # measured 99/100, 0/69, 2/69 (before: 100/100, 0, 3)
-    "set_f.yml": (88 / 90, 1 / 60, 2 / 60),  # measured 89/90, 0/60, 1/60 (unchanged)
-    "set_g.yml": (149 / 150, 2 / 150, 10 / 150),  # measured 150/150, 1/150, 9/150 (unchanged)
-    "set_h.yml": (148 / 150, 6 / 150, 13 / 150),  # measured 149/150, 5/150, 12/150 (before: 149, 5, 13)
-    "set_i.yml": (144 / 150, 6 / 150, 12 / 150),  # measured 145/150, 5/150, 11/150 (unchanged)
-    "set_j.yml": (145 / 150, 6 / 146, 15 / 146),  # measured 146/150, 5/146, 14/146 (before: 146, 4, 14)
+    # Ratcheted 2026-12-06 (fifth session) to the numbers measured with writer T16 in the training data
+    # and the pattern verifier's floor 0.6, one message of slack each (make eval; the history of each set
+    # is in tests/safety/blind/README.md and docs/crisis-detection.md). The verifier's floor moves
+    # matches from the full reply to a check-in, so three sets' check-in bounds rose by one message
+    # (H, K, L) while their full-reply bounds fell.
+    "set_d.yml": (117 / 118, 2 / 79, 2 / 79),  # measured 118/118, 1/79 full, 1/79 check-ins
+    "set_e.yml": (99 / 100, 1 / 69, 4 / 69),  # measured 100/100, 0/69, 3/69
+    "set_f.yml": (88 / 90, 1 / 60, 2 / 60),  # measured 89/90, 0/60, 1/60
+    "set_g.yml": (149 / 150, 2 / 150, 10 / 150),  # measured 150/150, 1/150, 9/150
+    "set_h.yml": (148 / 150, 6 / 150, 14 / 150),  # measured 149/150, 5/150, 13/150 (before: 5, 12)
+    "set_i.yml": (144 / 150, 6 / 150, 12 / 150),  # measured 145/150, 5/150, 11/150 (before: 144, 6, 10)
+    "set_j.yml": (145 / 150, 5 / 146, 15 / 146),  # measured 146/150, 4/146, 14/146 (before: 5, 15)
     # K: 143/147, 7/145, 13/145 before the fourth session; 141/147 after it (two crisis messages fewer,
     # the same two that writers T12 and T13 cost when they were first tried): the floor moved down, on
     # purpose and written down
-    "set_k.yml": (141 / 147, 5 / 145, 14 / 145),  # measured 142/147, 4/145, 13/145 (before: 141, 4, 13)
+    "set_k.yml": (140 / 147, 5 / 145, 14 / 145),  # measured 141/147, 4/145, 13/145 (before: 5, 12)
     # L (written blind 2026-12-06, fourth session): 142/150, 6/145, 10/145 with the model before that
     # round, measured first
-    "set_l.yml": (144 / 150, 5 / 145, 13 / 145),  # measured 145/150, 4/145, 12/145 (before: 145, 3, 13)
+    "set_l.yml": (144 / 150, 4 / 145, 14 / 145),  # measured 145/150, 3/145, 13/145 (before: 144, 5, 10)
 }
 
 

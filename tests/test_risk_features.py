@@ -84,29 +84,3 @@ def test_refitting_forgets_the_old_idf(features: TextFeatures) -> None:
         rtol=0,
         atol=1e-4,
     )
-
-
-def test_training_encodes_each_text_once_and_returns_the_encoders_vectors() -> None:
-    """risk_model.TrainingEncoder: the verifier's texts are the risk model's, so a training keeps every
-    vector it made (the process-wide cache holds 4,096) and hands back exactly what the encoder gave."""
-    from nlu_components.crisis.risk_model import TrainingEncoder
-
-    class Counting:
-        def __init__(self) -> None:
-            self.encoded: list = []
-
-        def encode(self, texts):
-            self.encoded += list(texts)
-            return np.array([[len(t), t.count("i")] + [0.0] * 382 for t in texts], dtype=np.float32)
-
-        def chunks(self, text):
-            return [text]
-
-    inner = Counting()
-    training = TrainingEncoder(inner)
-    first = training.encode(TRAINING + TRAINING[:3])
-    again = training.encode(list(reversed(TRAINING)))
-    assert inner.encoded == TRAINING  # each distinct text once, in first-seen order
-    np.testing.assert_array_equal(first[: len(TRAINING)], inner.encode(TRAINING))
-    np.testing.assert_array_equal(again, first[: len(TRAINING)][::-1])
-    assert training.encode([]).shape == (0, 384) and training.chunks("a. b.") == ["a. b."]

@@ -293,33 +293,6 @@ def train_verifier(
     return fit(texts, encoder.encode(texts), labels, settings)
 
 
-class TrainingEncoder:
-    """The encoder with every vector kept for the length of one training.
-
-    Why: the process-wide encoder keeps 4,096 vectors (HAVEN_ENCODER_CACHE_SIZE), and training encodes
-    about 15,000 texts, so the pattern verifier's texts (a subset, about 3,500) were encoded a second time:
-    15 of the 190 seconds of a full `rasa train` (measured 2026-12-06). scripts/crisis_model_cv.py keeps
-    every vector the same way (its own encoder with a large cache), so training and cross-validation read
-    the same vectors."""
-
-    def __init__(self, encoder) -> None:
-        self._encoder = encoder
-        self._kept: Dict[str, np.ndarray] = {}
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [text for text in dict.fromkeys(texts) if text not in self._kept]
-        if missing:
-            self._kept.update(zip(missing, self._encoder.encode(missing), strict=True))
-        if not texts:
-            from haven.encoder import DIM
-
-            return np.zeros((0, DIM), dtype=np.float32)
-        return np.stack([self._kept[text] for text in texts])
-
-    def chunks(self, text: str) -> List[str]:
-        return self._encoder.chunks(text)
-
-
 def score_text(scorer: RiskScorer, encoder, text: str) -> Dict[str, Any]:
     """A message as the server reads it: its chunks scored, the riskiest counts."""
     pieces = encoder.chunks(text)
@@ -428,7 +401,7 @@ class CrisisRiskModel(GraphComponent):
         return load_encoder()
 
     def train(self, training_data: TrainingData) -> Resource:
-        encoder = TrainingEncoder(self._encoder())
+        encoder = self._encoder()
         examples = risk_data.load(resolve_path(str(self.config["data"])))
         nlu_calm, nlu_crisis = nlu_examples(training_data, examples)
         if not self.config["nlu_examples_as_calm"]:
