@@ -120,12 +120,9 @@ def run_set(agent, matcher: faq.Matcher, name: str, positives: Dict[str, List[st
     for text, parsed in zip(articles, parse_all(agent, articles), strict=True):
         kind, got, _ = route(parsed, matcher)
         result.articles += 1
-        if kind in ("none", "beside"):
-            result.articles_kept += 1
-            if kind == "beside":
-                result.articles_with_entry += 1
-                result.taken.append((text, f"{kind}:{got}"))
-        else:
+        result.articles_kept += kind in ("none", "beside")
+        result.articles_with_entry += kind == "beside"
+        if kind != "none":  # an article question the FAQ answered, alone or after the article
             result.taken.append((text, f"{kind}:{got}"))
     return result
 

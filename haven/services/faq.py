@@ -29,7 +29,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import yaml
@@ -298,6 +298,15 @@ class Match:
     runner_up_score: float = 0.0
 
 
+def _fit(vectors: np.ndarray, targets: np.ndarray) -> Tuple[Any, Dict[int, int]]:
+    """The matcher's logistic regression and its column map: predict_proba's columns follow the
+    sorted classes, mapped here back to class numbers (entry order, then the extra classes)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, max_iter=1000).fit(vectors, targets)
+    return model, {int(c): n for n, c in enumerate(model.classes_)}
+
+
 class Matcher:
     """A small classifier over the encoder's sentence embeddings: one class per entry (its example
     questions) and one "not the FAQ" class (data/nlu's out-of-scope and article-topic examples, and the
@@ -330,12 +339,8 @@ class Matcher:
         vectors = np.vstack([*blocks, other, own])
         self._other = len(faq.entries)
         targets = np.array(labels + [self._other] * (len(other) + len(own)))
-        from sklearn.linear_model import LogisticRegression
-
-        self._model = LogisticRegression(C=C, max_iter=1000).fit(vectors, targets)
+        self._model, self._columns = _fit(vectors, targets)
         self._training_size = len(targets)
-        # predict_proba's columns follow the sorted classes: map them back to entry order
-        self._columns = {int(c): n for n, c in enumerate(self._model.classes_)}
         # The same classifier with the article's consultation questions as one more class, for
         # `beside_topic` only (so `match` is exactly as before); fitted on first use or by `warm`.
         self._beside_training = (vectors, targets)
@@ -348,12 +353,13 @@ class Matcher:
 
     def probabilities(self, text: str) -> Tuple[np.ndarray, float]:
         """(one probability per entry, the "not the FAQ" probability)."""
-        query = self.encoder.encode([text or ""])
-        row = self._model.predict_proba(query)[0]
-        per_entry = np.array(
-            [row[self._columns[n]] if n in self._columns else 0.0 for n in range(len(self.faq.entries))]
-        )
-        return per_entry, float(row[self._columns[self._other]])
+        row = self._model.predict_proba(self.encoder.encode([text or ""]))[0]
+        return self._per_entry(row, self._columns), float(row[self._columns[self._other]])
+
+    def _per_entry(self, row: np.ndarray, columns: Dict[int, int]) -> np.ndarray:
+        """One probability per entry, in the file's order, from a predict_proba row (an entry
+        with no examples is no class: 0)."""
+        return np.array([row[columns[n]] if n in columns else 0.0 for n in range(len(self.faq.entries))])
 
     def scores(self, text: str) -> np.ndarray:
         """One score per entry (its probability)."""
@@ -370,9 +376,9 @@ class Matcher:
         FAQ's neighbours, not its negatives), so it scores every consultation question as that entry; with
         them as a class, only the questions about what the article does not say go to an entry. The caller
         gives the article's answer first either way (docs/faq.md)."""
-        model, columns = self.warm()._beside  # type: ignore[misc]
+        model, columns = self._beside_model()
         row = model.predict_proba(self.encoder.encode([text or ""]))[0]
-        scores = np.array([row[columns[n]] if n in columns else 0.0 for n in range(len(self.faq.entries))])
+        scores = self._per_entry(row, columns)
         best = int(np.argmax(scores))
         rivals = [row[columns[c]] for c in (self._other, self._other + 1) if c in columns]
         if scores[best] < threshold or any(r >= scores[best] for r in rivals):
@@ -382,21 +388,21 @@ class Matcher:
     def warm(self) -> "Matcher":
         """Fit `beside_topic`'s classifier now (about a second) rather than on a visitor's first
         consultation question; the action server calls it before its first request."""
+        self._beside_model()
+        return self
+
+    def _beside_model(self) -> Tuple[Any, Dict[int, int]]:
+        """`beside_topic`'s classifier and its column map, fitted once (thread-safe)."""
         if self._beside is None:
             with self._beside_lock:
                 if self._beside is None:
-                    self._beside = self._fit_beside()
-        return self
-
-    def _fit_beside(self) -> Tuple[Any, Dict[int, int]]:
-        from sklearn.linear_model import LogisticRegression
-
-        vectors, targets = self._beside_training
-        topic = _consultation_vectors(self.encoder)
-        model = LogisticRegression(C=C, max_iter=1000).fit(
-            np.vstack([vectors, topic]), np.concatenate([targets, np.full(len(topic), self._other + 1)])
-        )
-        return model, {int(c): n for n, c in enumerate(model.classes_)}
+                    vectors, targets = self._beside_training
+                    topic = _consultation_vectors(self.encoder)
+                    self._beside = _fit(
+                        np.vstack([vectors, topic]),
+                        np.concatenate([targets, np.full(len(topic), self._other + 1)]),
+                    )
+        return self._beside
 
     def match(self, text: str, threshold: Optional[float] = None) -> Match:
         threshold = self.threshold if threshold is None else threshold
@@ -416,13 +422,11 @@ class Matcher:
 #: What the FAQ must not take: out-of-scope and the article's topics, all but consultation_info (whose
 #: questions about the consultation are the FAQ's neighbours, not its negatives).
 _OTHER_INTENTS = ("out_of_scope", *(t for t in content.topic_ids() if t != "consultation_info"))
-_other_cache: Dict[int, np.ndarray] = {}
 
 
 #: The article topic whose questions neighbour the FAQ's: its answer can be followed by an FAQ entry's
 #: (Matcher.beside_topic, actions/explain_topic.py).
 NEIGHBOUR_TOPIC = "consultation_info"
-_consultation_cache: Dict[int, np.ndarray] = {}
 
 
 def other_examples(nlu_dir: Optional[Path] = None) -> List[str]:
@@ -477,7 +481,6 @@ def extra_examples(folder: Optional[Path] = None) -> ExtraExamples:
     )
 
 
-_extra_cache: Dict[int, _ExtraVectors] = {}
 VECTOR_CACHE = settings_module.ROOT / "build" / "faq-vectors"
 
 
@@ -519,31 +522,41 @@ def _encode_fixed(encoder: Any, texts: List[str], name: str) -> np.ndarray:
     return vectors
 
 
+# The fixed example sets' vectors, once per process and encoder: (set name, id(encoder)) -> vectors.
+# They change only with a deploy; the therapist's own questions are encoded at every (re)load instead.
+_fixed_cache: Dict[Tuple[str, int], Any] = {}
+
+
+def _fixed_vectors(encoder: Any, name: str, build: Callable[[], Any]) -> Any:
+    key = (name, id(encoder))
+    if key not in _fixed_cache:
+        _fixed_cache[key] = build()
+    return _fixed_cache[key]
+
+
 def _extra_vectors(encoder: Any) -> _ExtraVectors:
-    """Encoded once per process and encoder, like the other class (they change only with a deploy)."""
-    key = id(encoder)
-    if key not in _extra_cache:
+    """data/faq's examples (ExtraExamples), encoded."""
+
+    def build() -> _ExtraVectors:
         extra = extra_examples()
         entries = {k: _encode_fixed(encoder, v, f"extra-{k}") for k, v in extra.entries.items() if v}
-        not_faq = _encode_fixed(encoder, extra.not_faq, "extra-not-faq")
-        _extra_cache[key] = _ExtraVectors(entries, not_faq)
-    return _extra_cache[key]
+        return _ExtraVectors(entries, _encode_fixed(encoder, extra.not_faq, "extra-not-faq"))
+
+    return _fixed_vectors(encoder, "extra", build)
 
 
 def _consultation_vectors(encoder: Any) -> np.ndarray:
-    """data/nlu's consultation questions, encoded once per process and encoder."""
-    key = id(encoder)
-    if key not in _consultation_cache:
-        _consultation_cache[key] = _encode_fixed(encoder, nlu_examples((NEIGHBOUR_TOPIC,)), "consultation")
-    return _consultation_cache[key]
+    """data/nlu's consultation questions (NEIGHBOUR_TOPIC), encoded."""
+    return _fixed_vectors(
+        encoder,
+        "consultation",
+        lambda: _encode_fixed(encoder, nlu_examples((NEIGHBOUR_TOPIC,)), "consultation"),
+    )
 
 
 def _other_vectors(encoder: Any) -> np.ndarray:
-    """Encoded once per process and encoder (they change only with a deploy)."""
-    key = id(encoder)
-    if key not in _other_cache:
-        _other_cache[key] = _encode_fixed(encoder, other_examples(), "other")
-    return _other_cache[key]
+    """The "not the FAQ" examples of data/nlu (other_examples), encoded."""
+    return _fixed_vectors(encoder, "other", lambda: _encode_fixed(encoder, other_examples(), "other"))
 
 
 class FaqStore:

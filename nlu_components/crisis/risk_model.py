@@ -293,6 +293,33 @@ def train_verifier(
     return fit(texts, encoder.encode(texts), labels, settings)
 
 
+class TrainingEncoder:
+    """The encoder with every vector kept for the length of one training.
+
+    Why: the process-wide encoder keeps 4,096 vectors (HAVEN_ENCODER_CACHE_SIZE), and training encodes
+    about 15,000 texts, so the pattern verifier's texts (a subset, about 3,500) were encoded a second time:
+    15 of the 190 seconds of a full `rasa train` (measured 2026-12-06). scripts/crisis_model_cv.py keeps
+    every vector the same way (its own encoder with a large cache), so training and cross-validation read
+    the same vectors."""
+
+    def __init__(self, encoder) -> None:
+        self._encoder = encoder
+        self._kept: Dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._kept]
+        if missing:
+            self._kept.update(zip(missing, self._encoder.encode(missing), strict=True))
+        if not texts:
+            from haven.encoder import DIM
+
+            return np.zeros((0, DIM), dtype=np.float32)
+        return np.stack([self._kept[text] for text in texts])
+
+    def chunks(self, text: str) -> List[str]:
+        return self._encoder.chunks(text)
+
+
 def score_text(scorer: RiskScorer, encoder, text: str) -> Dict[str, Any]:
     """A message as the server reads it: its chunks scored, the riskiest counts."""
     pieces = encoder.chunks(text)
@@ -355,8 +382,9 @@ class CrisisRiskModel(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """The training files are read by this component, not given by the graph: their contents and
-        the encoder's pinned weights enter Rasa's cache key, so editing them retrains."""
+        """The training files are read by this component, not given by the graph: their contents, the
+        encoder's pinned weights and the training code itself (Rasa's cache key knows only the config
+        and the NLU data) enter Rasa's cache key, so editing any of them retrains."""
         from haven.encoder import pins
 
         digest = hashlib.sha256()
@@ -368,6 +396,8 @@ class CrisisRiskModel(GraphComponent):
         for path in sorted(patterns.glob("*.yml")) if patterns.is_dir() else []:
             digest.update(path.read_bytes())  # they categorise the NLU crisis examples
         digest.update(pins.fingerprint().encode())
+        for module in (risk_data.__file__, __file__):  # how the examples become a model: a change retrains
+            digest.update(Path(module).read_bytes())
         return digest.hexdigest()
 
     def __init__(
@@ -401,7 +431,7 @@ class CrisisRiskModel(GraphComponent):
         return load_encoder()
 
     def train(self, training_data: TrainingData) -> Resource:
-        encoder = self._encoder()
+        encoder = TrainingEncoder(self._encoder())
         examples = risk_data.load(resolve_path(str(self.config["data"])))
         nlu_calm, nlu_crisis = nlu_examples(training_data, examples)
         if not self.config["nlu_examples_as_calm"]:
