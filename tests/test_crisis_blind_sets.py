@@ -34,6 +34,9 @@ FLOORS = {
     # L (written blind 2026-12-06, fourth session): 142/150, 6/145, 10/145 with the model before that
     # round, measured first
     "set_l.yml": (144 / 150, 4 / 145, 14 / 145),  # measured 145/150, 3/145, 13/145 (before: 144, 5, 10)
+    # M (written blind 2026-12-07, seventh session: the crisis statement inside the story, in the same
+    # sentence), measured first with the model as it was
+    "set_m.yml": (124 / 130, 2 / 130, 16 / 130),  # measured 125/130, 1/130, 15/130
 }
 
 
