@@ -39,15 +39,21 @@ def test_the_training_encoder_gives_an_empty_matrix_for_no_texts(texts) -> None:
 
 
 def test_a_change_to_the_training_code_changes_the_cache_key(tmp_path, monkeypatch) -> None:
-    """Rasa's cache key knows the config and the NLU data, not our code: CrisisRiskModel adds its training
-    modules' bytes, so an edited training step retrains instead of restoring the old model."""
-    from nlu_components.crisis import risk_data
+    """Rasa's cache key knows the config and the NLU data, not our code: CrisisRiskModel adds the bytes of
+    the crisis package (the data reader, the model, the patterns and judgement training uses), so an
+    edited training step retrains instead of restoring the old model."""
+    import shutil
+
+    from nlu_components.crisis import risk_model
     from nlu_components.crisis.risk_model import CrisisRiskModel
 
     config = CrisisRiskModel.get_default_config()
     before = CrisisRiskModel.fingerprint_addon(config)
     assert CrisisRiskModel.fingerprint_addon(config) == before, "the key is stable"
-    edited = tmp_path / "risk_data.py"
-    edited.write_bytes(open(risk_data.__file__, "rb").read() + b"\n# edited\n")
-    monkeypatch.setattr(risk_data, "__file__", str(edited))
+    copy = tmp_path / "crisis"
+    shutil.copytree(risk_model.TRAINING_CODE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(risk_model, "TRAINING_CODE", copy)
+    assert CrisisRiskModel.fingerprint_addon(config) == before, "the same code, the same key"
+    judgement = copy / "judgement.py"
+    judgement.write_bytes(judgement.read_bytes() + b"\n# edited\n")
     assert CrisisRiskModel.fingerprint_addon(config) != before

@@ -69,6 +69,10 @@ VERIFIER_FILE = "pattern_verifier.npz"
 # Rasa NLU intents whose examples are not calm (everything else the assistant is trained on is
 # ordinary traffic, the best negatives there are).
 NOT_CALM_INTENTS = frozenset({"crisis"})
+# The code training runs: this package (the data reader, this module, and the patterns and judgement that
+# categorise the NLU crisis examples and choose the verifier's texts). Its bytes enter the cache key
+# (fingerprint_addon); the whole folder rather than a hand-kept list, so no module can be forgotten.
+TRAINING_CODE = Path(__file__).resolve().parent
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -396,8 +400,9 @@ class CrisisRiskModel(GraphComponent):
         for path in sorted(patterns.glob("*.yml")) if patterns.is_dir() else []:
             digest.update(path.read_bytes())  # they categorise the NLU crisis examples
         digest.update(pins.fingerprint().encode())
-        for module in (risk_data.__file__, __file__):  # how the examples become a model: a change retrains
-            digest.update(Path(module).read_bytes())
+        for module in sorted(TRAINING_CODE.glob("*.py")):  # how the examples become a model
+            digest.update(module.name.encode())
+            digest.update(module.read_bytes())
         return digest.hexdigest()
 
     def __init__(
