@@ -114,6 +114,46 @@ def test_busy_port_is_reported_before_anything_starts(tmp_path) -> None:
         assert all(s.process is None for s in stack.services)
 
 
+def test_two_servers_given_one_port_are_refused_before_anything_starts(tmp_path) -> None:
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    port = str(processes.free_port())
+    stack = processes.Stack(
+        settings_module.load({"HAVEN_MODEL_DIR": str(tmp_path), "SITE_PORT": port, "ACTION_PORT": port,
+                              "RASA_PORT": str(processes.free_port())})
+    )  # fmt: skip
+    with pytest.raises(processes.StackError, match=f"port\\(s\\) \\[{port}\\] are set for more than one"):
+        stack.start()
+    assert all(s.process is None for s in stack.services)
+
+
+def test_free_port_never_hands_out_the_same_port_twice() -> None:
+    """Tests ask for three ports before starting three servers; the kernel alone may repeat one."""
+    ports = [processes.free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.e2e
+def test_a_server_that_answered_and_then_exited_while_the_others_started_fails_the_start(tmp_path) -> None:
+    """Its health check answered through a port another process holds; the start must not succeed."""
+    (tmp_path / "haven.tar.gz").write_bytes(b"")
+    settings = settings_module.load(
+        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(processes.free_port()),
+         "SITE_PORT": str(processes.free_port()), "RASA_PORT": str(processes.free_port())}
+    )  # fmt: skip
+    stack = processes.Stack(settings, log_dir=tmp_path / "logs")
+    actions, website, rasa = stack.services
+    ports = {s.name: s.health_url.split(":")[2].split("/")[0] for s in stack.services}
+    actions.argv = [sys.executable, "-c", SERVER, ports["action server"]]
+    actions.health_url = f"http://127.0.0.1:{ports['action server']}/"
+    website.argv = [sys.executable, "-c", "import sys, time; time.sleep(1.5); sys.exit(3)"]
+    website.health_url = actions.health_url  # answered by the action server's stand-in
+    rasa.argv = [sys.executable, "-c", f"import time; time.sleep(4); exec({SERVER!r})", ports["rasa server"]]
+    rasa.health_url = f"http://127.0.0.1:{ports['rasa server']}/"
+    with pytest.raises(processes.StackError, match="the website exited with code 3 while starting"):
+        stack.start(timeout=30)
+    assert all(s.process.poll() is not None for s in stack.services), "the others were stopped"
+
+
 def _pgid(pid: int) -> int:
     try:
         return os.getpgid(pid)

@@ -220,10 +220,22 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+#: Ports free_port() has handed out in this process. The kernel may hand the same free port to
+#: two bind(0) calls in a row, and a caller that asks for three ports before starting anything
+#: would then give two servers one port (CI saw it once: one stand-in server exited, its health
+#: check answered by the other).
+_HANDED_OUT: set = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now, and one this process has not handed out before."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def answers(url: str) -> bool:
@@ -271,7 +283,14 @@ class Stack:
         model = s.model_dir / MODEL_FILE if s.model_dir.is_dir() else s.model_dir
         if "rasa" in s.services and not model.is_file():
             raise StackError(f"no trained model at {model}: run `make train` first")
-        busy = [p for p in _ports(s) if not port_is_free(s.host, p)]
+        ports = _ports(s)
+        shared = sorted({p for p in ports if ports.count(p) > 1})
+        if shared:
+            raise StackError(
+                f"port(s) {shared} are set for more than one server; each needs its own "
+                "(ACTION_PORT, SITE_PORT and RASA_PORT must differ)"
+            )
+        busy = [p for p in ports if not port_is_free(s.host, p)]
         if busy:
             raise StackError(
                 f"port(s) {busy} on {s.host} are already in use; stop what uses them or set "
@@ -320,6 +339,11 @@ class Stack:
                 raise StackError(f"timed out after {timeout:.0f}s waiting for: {names}{self._hint()}")
             if pending:
                 time.sleep(0.5)
+        exited = self.failed()  # one that answered through a port another process holds, then died
+        if exited is not None:
+            code = exited.process.poll()
+            self.stop()
+            raise StackError(f"the {exited.name} exited with code {code} while starting{self._hint()}")
 
     def _hint(self) -> str:
         return f" (logs in {self.log_dir})" if self.log_dir else " (see the output above)"
