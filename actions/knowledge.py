@@ -10,6 +10,10 @@ from rasa_sdk import Tracker
 from haven.services import content
 
 TOPIC_SUGGESTION_MIN_CONFIDENCE = 0.05
+#: config.yml's FallbackClassifier threshold: under it a topic question is not answered but offered
+#: ("Did you mean"). Actions that read an older message's ranking use the same bar (a test keeps the two
+#: equal).
+TOPIC_ANSWER_MIN_CONFIDENCE = 0.525
 
 
 @lru_cache(maxsize=1)

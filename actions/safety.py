@@ -10,11 +10,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import button, knowledge_base
+from actions.faq import faq_button
+from actions.knowledge import TOPIC_ANSWER_MIN_CONFIDENCE, button, knowledge_base, topic_buttons
 from actions.storage import ensure_schema
 from haven import settings as settings_module
 from haven.db import repository
-from haven.services import safety
+from haven.services import faq, intents, safety
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +98,44 @@ class ActionSafetyCheckIn(Action):
         return []
 
 
+def _checked_message(tracker: Tracker) -> Dict[str, Any]:
+    """The parse of the message the check-in asked about: the visitor's message before the latest."""
+    users = (e for e in reversed(tracker.events) if e.get("event") == "user")
+    next(users, None)
+    earlier = next(users, None)
+    parse = (earlier or {}).get("parse_data")
+    return {**parse, "text": earlier.get("text") or ""} if isinstance(parse, dict) else {}
+
+
+def question_buttons(tracker: Tracker) -> List[Dict[Text, Text]]:
+    """A button back to what the checked message also asked, when the classifier was sure of it under
+    the check-in: an article topic (at the NLU's fallback threshold, TOPIC_ANSWER_MIN_CONFIDENCE) or an
+    entry of the practice's FAQ. A tap answers it; nothing is answered unasked."""
+    parse = _checked_message(tracker)
+    ranking = [
+        r for r in parse.get("intent_ranking") or []
+        if isinstance(r, dict) and r.get("name") not in (*intents.CRISIS_INTENTS, "nlu_fallback")
+    ]  # fmt: skip
+    if not ranking or (ranking[0].get("confidence") or 0.0) < TOPIC_ANSWER_MIN_CONFIDENCE:
+        return []
+    name = ranking[0].get("name")
+    if name in knowledge_base().topics:
+        return topic_buttons([name])
+    if name == "practice_faq":
+        try:
+            found = faq.store().current().match(parse["text"])
+        except Exception as error:  # noqa: BLE001 - logged by type only (the message may quote the visitor)
+            logger.warning("faq: matching the checked message failed (%s)", error.__class__.__name__)
+            return []
+        if found.kind == "answer" and found.entry is not None:
+            return [faq_button(found.entry)]
+    return []
+
+
 class ActionCheckInDeclined(Action):
-    """The visitor answered no to the check-in: thanks, the door left open, and back to where they were
-    (a paused booking can be continued)."""
+    """The visitor answered no to the check-in: thanks, the door left open, and back to where they were:
+    a button for the question the checked message also asked (question_buttons), and a paused booking
+    can be continued."""
 
     def name(self) -> Text:
         return "action_check_in_declined"
@@ -107,12 +143,11 @@ class ActionCheckInDeclined(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        buttons = question_buttons(tracker)
         if _booking_paused(tracker):
-            data = safety.load()
-            dispatcher.utter_message(
-                response="utter_check_in_declined",
-                buttons=[button(data.continue_booking, "book_consultation")],
-            )
+            buttons.append(button(safety.load().continue_booking, "book_consultation"))
+        if buttons:
+            dispatcher.utter_message(response="utter_check_in_declined", buttons=buttons)
         else:
             dispatcher.utter_message(response="utter_check_in_declined")
         return []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -46,6 +47,20 @@ def nlu_texts(crisis: bool) -> list:
             if block.get("intent") and (block["intent"] in risk_model.NOT_CALM_INTENTS) == crisis:
                 texts += evaluation.examples(block.get("examples") or "")
     return texts
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str, min_words: int = 3) -> list:
+    """The sentences of a message that has at least two of `min_words` words or more, else [].
+
+    For the sentence check-in sweep (sentence_sweep): each sentence scored alone, the riskiest kept. Tried
+    on 2026-12-07 and not shipped (docs/crisis-detection.md); kept here to measure it again on a
+    fine-tuned encoder."""
+    pieces = [p.strip() for p in _SENTENCE_SPLIT.split(text or "")]
+    pieces = [p for p in pieces if len(p.split()) >= min_words]
+    return pieces if len(pieces) >= 2 else []
 
 
 def demotions(judge: CrisisJudge, text: str, category: str) -> int:
@@ -120,9 +135,12 @@ def main() -> int:
                     *map(float, verifier.risk(pieces, vectors)),
                 ]
             rule = hit[2] if hit else ""
+            parts = sentences(example.text)
+            sentence_max = float(max(scorer.risk(parts, encoder.encode(parts)))) if parts else None
             rows.append(
-                (example.label, rule, found["score"], lowered, example.text, found["category"], *scores)
-            )
+                (example.label, rule, found["score"], lowered, example.text, found["category"], *scores,
+                 sentence_max)
+            )  # fmt: skip
         print(f"held out {writer}: {len(held_out)} messages", flush=True)
     if args.rows:
         args.rows.write_text(json.dumps(rows))
@@ -134,8 +152,15 @@ def report(rows) -> int:
     calm_rows = [r for r in rows if r[0] == risk_data.CALM]
     topic_rows = [r for r in rows if r[0] == "topic"]
 
-    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0)):
-        """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier."""
+    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence=None):
+        """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier.
+        `sentence`: the sentence check-in's threshold, not in the server (a message of two or more
+        sentences with no alarm, one sentence of which scores that much alone and none of the
+        patterns' checks lowering it, would get a check-in)."""
+        if not row[1] and sentence is not None and row[2] < middle and row[3] == 0:
+            best = row[9] if len(row) > 9 else None
+            if best is not None and best >= sentence:
+                return 1
         if row[1]:
             sentence, whole, part = (list(row[6:9]) + [None] * 3)[:3]
             model = max(row[2], sentence if sentence is not None else 0.0)
@@ -188,7 +213,30 @@ def report(rows) -> int:
             f"{np.mean([t == 1 for t in n]):>15.3f}"
         )
     shipped_sweeps(crisis, calm_rows, topic_rows, tier)
+    sentence_sweep(crisis, calm_rows, topic_rows, tier)
     return 0
+
+
+def sentence_sweep(crisis, calm_rows, topic_rows, tier) -> None:
+    """The sentence check-in's threshold swept with everything else as config.yml ships it."""
+    shipped = shipped_settings()
+    fixed = (
+        shipped["risk_crisis_threshold"],
+        shipped["risk_check_in_threshold"],
+        shipped["risk_pattern_floor"],
+        shipped["pattern_verifier_floor"],
+        (shipped["pattern_drop_model"], shipped["pattern_drop_verifier"]),
+    )
+    print("\nthe sentence check-in (not in the server; None: as shipped), swept")
+    print(f"{'sentence':>9}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}{'NLU any':>9}")
+    for sentence in (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
+        c, n, t = (
+            [tier(r, *fixed, sentence=sentence) for r in group] for group in (crisis, calm_rows, topic_rows)
+        )
+        print(
+            f"{str(sentence):>9}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in c):>7}"
+            f"{sum(x == 2 for x in n):>11}{sum(x == 1 for x in n):>15}{sum(x > 0 for x in t):>9}"
+        )
 
 
 def shipped_settings() -> dict:

@@ -277,6 +277,66 @@ async def test_a_no_to_the_check_in_offers_to_continue_a_paused_booking(dispatch
     assert [b["payload"] for b in message["buttons"]] == ["/book_consultation"]
 
 
+def _declined_after(text: str, ranking: list) -> list:
+    """Events where `text` got the check-in (the classifier's `ranking` under it) and "no" came next."""
+    events = _after_check_in("no")
+    events[0] = {
+        "event": "user",
+        "text": text,
+        "parse_data": {"intent": {"name": "crisis_check_in"}, "intent_ranking": ranking},
+    }
+    return events
+
+
+@pytest.mark.parametrize(
+    "ranking, payloads",
+    [
+        ([("crisis_check_in", 1.0), ("why_still_attached", 0.754), ("why_logic_fails", 0.158)],
+         ["/why_still_attached"]),
+        ([("crisis_check_in", 1.0), ("crisis", 0.6), ("how_to_heal", 0.55)], ["/how_to_heal"]),
+        ([("crisis_check_in", 1.0), ("why_still_attached", 0.45), ("why_logic_fails", 0.4)], []),
+        ([("crisis_check_in", 1.0), ("nlu_fallback", 1.0), ("why_still_attached", 0.3)], []),
+        ([("crisis_check_in", 1.0), ("share_feelings", 0.96), ("is_it_weakness", 0.013)], []),
+        ([], []),
+    ],
+)  # fmt: skip
+async def test_a_no_to_the_check_in_offers_the_topic_the_message_also_asked(
+    dispatcher, domain, ranking, payloads
+) -> None:
+    """Only an article topic the classifier was sure of (the fallback's bar) under the check-in."""
+    ranked = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    events = _declined_after("sometimes i think about not being here anymore. why can't i let go?", ranked)
+    await ActionCheckInDeclined().run(
+        dispatcher, make_tracker(intent="deny", text="no", events=events), domain
+    )
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_check_in_declined"
+    assert [b["payload"] for b in message.get("buttons") or []] == payloads
+
+
+async def test_a_no_to_the_check_in_offers_the_faq_entry_the_message_also_asked(dispatcher, domain) -> None:
+    ranked = [{"name": "crisis_check_in", "confidence": 1.0}, {"name": "practice_faq", "confidence": 0.9}]
+    events = _declined_after("i feel so empty. how much does a session with her cost?", ranked)
+    t = make_tracker(intent="deny", text="no", events=events, slots={"booking_name": "Sam"})
+    await ActionCheckInDeclined().run(dispatcher, t, domain)
+    [message] = dispatcher.messages
+    assert [b["payload"] for b in message["buttons"]] == [
+        '/practice_faq{"faq_entry": "fees"}',
+        "/book_consultation",
+    ], "the question first, then the paused booking"
+
+
+def test_the_topic_answer_bar_is_the_nlu_fallback_threshold() -> None:
+    from actions.knowledge import TOPIC_ANSWER_MIN_CONFIDENCE
+    from haven import yaml_files
+    from haven.settings import ROOT
+
+    [fallback] = [
+        c for c in yaml_files.read(ROOT / "config.yml")["pipeline"] if c["name"] == "FallbackClassifier"
+    ]
+    assert fallback["threshold"] == TOPIC_ANSWER_MIN_CONFIDENCE
+
+
 # ----------------------------------------------------------------------------- the forgiving forms (issue 13)
 # Intents and confidences below are what the trained model gave for these messages (measured).
 

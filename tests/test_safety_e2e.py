@@ -119,6 +119,30 @@ def test_no_to_a_check_in_goes_back_to_the_conversation(live_haven, unsure_messa
     assert any((r.get("custom") or {}).get("topic") == "why_still_attached" for r in after)
 
 
+# Unsure messages that also ask an article question (measured: a check-in, the topic at 0.99 under it);
+# the test uses the first that gets a check-in.
+UNSURE_WITH_A_QUESTION = [
+    ("sometimes i think i cant go on. what is a trauma bond?", "what_is_trauma_bond"),
+    ("sometimes i think i cant go on. whats a trauma bond?", "what_is_trauma_bond"),
+]
+
+
+def test_no_to_a_check_in_offers_the_question_the_message_also_asked(live_haven) -> None:
+    def checked_in(text: str, sender: str) -> bool:
+        return safety_payload(say(live_haven.rasa, text, sender)).get("safety") == "check_in"
+
+    tried = ((text, topic, uuid.uuid4().hex) for text, topic in UNSURE_WITH_A_QUESTION)
+    found = next(((topic, sender) for text, topic, sender in tried if checked_in(text, sender)), None)
+    if found is None:
+        pytest.fail("no message of UNSURE_WITH_A_QUESTION got a check-in")
+    topic, sender = found
+    replies = say(live_haven.rasa, "/deny", sender)
+    declined = next(r for r in replies if r.get("text", "").startswith("Thank you for answering"))
+    assert [b["payload"] for b in declined.get("buttons") or []] == [f"/{topic}"]
+    after = say(live_haven.rasa, f"/{topic}", sender)
+    assert any((r.get("custom") or {}).get("topic") == topic for r in after)
+
+
 def test_help_stays_after_i_am_fine(live_haven) -> None:
     sender = uuid.uuid4().hex
     say(live_haven.rasa, "i keep thinking about ending my life", sender)
