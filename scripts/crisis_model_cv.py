@@ -152,14 +152,14 @@ def report(rows) -> int:
     calm_rows = [r for r in rows if r[0] == risk_data.CALM]
     topic_rows = [r for r in rows if r[0] == "topic"]
 
-    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence=None):
+    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence_threshold=None):
         """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier.
-        `sentence`: the sentence check-in's threshold, not in the server (a message of two or more
+        `sentence_threshold`: the sentence check-in's, not in the server (a message of two or more
         sentences with no alarm, one sentence of which scores that much alone and none of the
         patterns' checks lowering it, would get a check-in)."""
-        if not row[1] and sentence is not None and row[2] < middle and row[3] == 0:
+        if not row[1] and sentence_threshold is not None and row[2] < middle and row[3] == 0:
             best = row[9] if len(row) > 9 else None
-            if best is not None and best >= sentence:
+            if best is not None and best >= sentence_threshold:
                 return 1
         if row[1]:
             sentence, whole, part = (list(row[6:9]) + [None] * 3)[:3]
@@ -219,19 +219,13 @@ def report(rows) -> int:
 
 def sentence_sweep(crisis, calm_rows, topic_rows, tier) -> None:
     """The sentence check-in's threshold swept with everything else as config.yml ships it."""
-    shipped = shipped_settings()
-    fixed = (
-        shipped["risk_crisis_threshold"],
-        shipped["risk_check_in_threshold"],
-        shipped["risk_pattern_floor"],
-        shipped["pattern_verifier_floor"],
-        (shipped["pattern_drop_model"], shipped["pattern_drop_verifier"]),
-    )
+    fixed = shipped_tier_settings()
     print("\nthe sentence check-in (not in the server; None: as shipped), swept")
     print(f"{'sentence':>9}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>15}{'NLU any':>9}")
     for sentence in (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
         c, n, t = (
-            [tier(r, *fixed, sentence=sentence) for r in group] for group in (crisis, calm_rows, topic_rows)
+            [tier(r, *fixed, sentence_threshold=sentence) for r in group]
+            for group in (crisis, calm_rows, topic_rows)
         )
         print(
             f"{str(sentence):>9}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in c):>7}"
@@ -247,13 +241,23 @@ def shipped_settings() -> dict:
     raise SystemExit("config.yml has no CrisisDetector")
 
 
+def shipped_tier_settings() -> tuple:
+    """The arguments of report()'s tier() after the row, as config.yml ships them: (full reply,
+    check-in, pattern floor, verifier floor, (drop model, drop verifier))."""
+    shipped = shipped_settings()
+    return (
+        shipped["risk_crisis_threshold"],
+        shipped["risk_check_in_threshold"],
+        shipped["risk_pattern_floor"],
+        shipped["pattern_verifier_floor"],
+        (shipped["pattern_drop_model"], shipped["pattern_drop_verifier"]),
+    )
+
+
 def shipped_sweeps(crisis, calm_rows, topic_rows, tier) -> None:
     """Counts for the two thresholds the rules choose (docs/crisis-detection.md), each swept with
     everything else as config.yml ships it: the check-in threshold, then the pattern verifier's floor."""
-    shipped = shipped_settings()
-    high, middle = shipped["risk_crisis_threshold"], shipped["risk_check_in_threshold"]
-    floor, verifier_floor = shipped["risk_pattern_floor"], shipped["pattern_verifier_floor"]
-    drop = (shipped["pattern_drop_model"], shipped["pattern_drop_verifier"])
+    high, middle, floor, verifier_floor, drop = shipped_tier_settings()
     print(
         f"\nas shipped (full {high}, check-in {middle}, pattern floor {floor}, verifier {verifier_floor},"
         f" drop {drop[0]}/{drop[1]}), one threshold swept at a time: counts of {len(crisis)} crisis,"

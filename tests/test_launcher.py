@@ -74,17 +74,8 @@ def test_missing_model_is_a_clear_error(tmp_path) -> None:
 
 @pytest.mark.e2e
 def test_stop_leaves_no_process_behind(tmp_path) -> None:
-    (tmp_path / "haven.tar.gz").write_bytes(b"")
-    settings = settings_module.load(
-        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(processes.free_port()),
-         "SITE_PORT": str(processes.free_port()), "RASA_PORT": str(processes.free_port())}
-    )  # fmt: skip
-    stack = processes.Stack(settings, log_dir=tmp_path / "logs")
-    for service in stack.services:
-        port = service.health_url.split(":")[2].split("/")[0]
-        service.argv = [sys.executable, "-c", SERVER, port]
-        service.health_url = f"http://127.0.0.1:{port}/"
-    stack.start(timeout=30)
+    stack = _stand_in_stack(tmp_path)
+    settings = stack.settings
     pids = [s.process.pid for s in stack.services]
     groups = {pid: [p for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == pid] for pid in pids}
     assert all(len(members) >= 2 for members in groups.values()), "each server should have its grandchild"
@@ -135,20 +126,11 @@ def test_free_port_never_hands_out_the_same_port_twice() -> None:
 @pytest.mark.e2e
 def test_a_server_that_answered_and_then_exited_while_the_others_started_fails_the_start(tmp_path) -> None:
     """Its health check answered through a port another process holds; the start must not succeed."""
-    (tmp_path / "haven.tar.gz").write_bytes(b"")
-    settings = settings_module.load(
-        {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(processes.free_port()),
-         "SITE_PORT": str(processes.free_port()), "RASA_PORT": str(processes.free_port())}
-    )  # fmt: skip
-    stack = processes.Stack(settings, log_dir=tmp_path / "logs")
+    stack = _stand_ins(tmp_path)
     actions, website, rasa = stack.services
-    ports = {s.name: s.health_url.split(":")[2].split("/")[0] for s in stack.services}
-    actions.argv = [sys.executable, "-c", SERVER, ports["action server"]]
-    actions.health_url = f"http://127.0.0.1:{ports['action server']}/"
     website.argv = [sys.executable, "-c", "import sys, time; time.sleep(1.5); sys.exit(3)"]
     website.health_url = actions.health_url  # answered by the action server's stand-in
-    rasa.argv = [sys.executable, "-c", f"import time; time.sleep(4); exec({SERVER!r})", ports["rasa server"]]
-    rasa.health_url = f"http://127.0.0.1:{ports['rasa server']}/"
+    rasa.argv = [sys.executable, "-c", f"import time; time.sleep(4); exec({SERVER!r})", rasa.argv[-1]]
     with pytest.raises(processes.StackError, match="the website exited with code 3 while starting"):
         stack.start(timeout=30)
     assert all(s.process.poll() is not None for s in stack.services), "the others were stopped"
@@ -221,8 +203,8 @@ def test_store_types_are_read_with_environment_expansion(tmp_path) -> None:
     }
 
 
-def _stand_in_stack(tmp_path, extra_env=None) -> processes.Stack:
-    """A Stack whose three servers are small HTTP servers (with a grandchild each), started."""
+def _stand_ins(tmp_path, extra_env=None) -> processes.Stack:
+    """A Stack whose three servers are small HTTP servers (with a grandchild each), not started."""
     (tmp_path / "haven.tar.gz").write_bytes(b"")
     settings = settings_module.load(
         {"HAVEN_MODEL_DIR": str(tmp_path), "ACTION_PORT": str(processes.free_port()),
@@ -234,6 +216,12 @@ def _stand_in_stack(tmp_path, extra_env=None) -> processes.Stack:
         port = service.health_url.split(":")[2].split("/")[0]
         service.argv = [sys.executable, "-c", SERVER, port]
         service.health_url = f"http://127.0.0.1:{port}/"
+    return stack
+
+
+def _stand_in_stack(tmp_path, extra_env=None) -> processes.Stack:
+    """_stand_ins(), started."""
+    stack = _stand_ins(tmp_path, extra_env)
     stack.start(timeout=30)
     return stack
 

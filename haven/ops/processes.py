@@ -323,27 +323,22 @@ class Stack:
         """Returns when every server answers its health check; stops them all on a failure."""
         deadline = time.monotonic() + timeout
         pending = list(self.services)
-        while pending:
-            for service in list(pending):
-                code = service.process.poll() if service.process else None
-                if code is not None:
-                    self.stop()
-                    raise StackError(
-                        f"the {service.name} exited with code {code} while starting{self._hint()}"
-                    )
-                if answers(service.health_url):
-                    pending.remove(service)
-            if pending and time.monotonic() > deadline:
+        while True:
+            pending = [service for service in pending if not answers(service.health_url)]
+            # Every server, not only the pending ones: one that answered may have answered through a
+            # port another process holds, and then exited.
+            exited = self.failed()
+            if exited is not None:
+                code = exited.process.poll()
+                self.stop()
+                raise StackError(f"the {exited.name} exited with code {code} while starting{self._hint()}")
+            if not pending:
+                return
+            if time.monotonic() > deadline:
                 names = ", ".join(x.name for x in pending)
                 self.stop()
                 raise StackError(f"timed out after {timeout:.0f}s waiting for: {names}{self._hint()}")
-            if pending:
-                time.sleep(0.5)
-        exited = self.failed()  # one that answered through a port another process holds, then died
-        if exited is not None:
-            code = exited.process.poll()
-            self.stop()
-            raise StackError(f"the {exited.name} exited with code {code} while starting{self._hint()}")
+            time.sleep(0.5)
 
     def _hint(self) -> str:
         return f" (logs in {self.log_dir})" if self.log_dir else " (see the output above)"
