@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py haven/encoder/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv bench-encoder purge staff-password
+.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv crisis-finetune-cv bench-encoder purge staff-password
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,13 @@ bench-encoder: install ## sentence encoder: ms/message by length and batch, chun
 
 crisis-cv: install ## choose the crisis risk model's thresholds: cross-validation across the writers of data/crisis (several minutes)
 	@$(PY) scripts/crisis_model_cv.py $(CV_ARGS)
+
+crisis-finetune-cv: install ## experiment: would a fine-tuned encoder beat the frozen one for the risk model? (torch in .venv-finetune; ~45 min on 2 cores)
+	@$(PY) scripts/crisis_finetune_cv.py prepare --blind
+	@test -x .venv-finetune/bin/python || { $(PY) -m venv --clear .venv-finetune && \
+	  .venv-finetune/bin/pip install -q torch==2.13.0 transformers==5.25.0 numpy; }
+	@.venv-finetune/bin/python scripts/crisis_finetune_cv.py finetune --blind $(CV_ARGS)
+	@$(PY) scripts/crisis_finetune_cv.py report --blind
 
 profile: train ## where a turn's time goes: NLU components, policies, action calls, actions (in-process timers)
 	@$(PY) scripts/profile_turn.py $(PROFILE_ARGS)

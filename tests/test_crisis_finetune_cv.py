@@ -1,0 +1,48 @@
+"""The fine-tuning experiment's arithmetic (scripts/crisis_finetune_cv.py): the stages that train need
+torch and minutes, so only the comparison it reports is tested here."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "crisis_finetune_cv.py"
+
+
+@pytest.fixture(scope="module")
+def cv():
+    spec = importlib.util.spec_from_file_location("crisis_finetune_cv", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recall_is_measured_where_the_calm_messages_give_the_rate(cv):
+    calm = [i / 100 for i in range(100)]  # 0.00 .. 0.99
+    crisis = [0.995, 0.985, 0.95, 0.5]
+    recall, alarms, th = cv.recall_at(crisis, calm, 0.03)
+    assert alarms == pytest.approx(0.03, abs=0.011)
+    assert recall == 0.5  # 0.995 and 0.985 pass the threshold near 0.97; 0.95 and 0.5 do not
+    assert 0.96 <= th < 0.98
+
+
+def test_pattern_matches_count_as_caught_and_spend_the_calm_budget(cv):
+    calm = [i / 100 for i in range(100)]
+    calm_hits = [i in (10, 20) for i in range(100)]  # two calm messages matched: 2 of 3 alarms spent
+    crisis = [0.1, 0.995, 0.5]
+    crisis_hits = [True, False, False]
+    recall, alarms, th = cv.recall_at(crisis, calm, 0.03, crisis_hits, calm_hits)
+    assert alarms == pytest.approx(0.03)
+    assert recall == pytest.approx(2 / 3)  # the matched message, and the one over the threshold
+    assert th == pytest.approx(0.98)
+    # more calm matches than the budget: nothing passes by its score
+    recall, _, th = cv.recall_at(crisis, calm, 0.01, crisis_hits, calm_hits)
+    assert th == float("inf") and recall == pytest.approx(1 / 3)
+
+
+def test_blends_weigh_the_fine_tuned_score_and_keep_only_shared_messages(cv):
+    out = cv.blends({"a": 0.2, "b": 0.9, "only shipped": 0.5}, {"a": 0.6, "b": 0.1})
+    assert set(out["shipped"]) == {"a", "b"}
+    assert out["blend 0.5"]["a"] == pytest.approx(0.4)
+    assert out["blend 0.3"]["b"] == pytest.approx(0.3 * 0.1 + 0.7 * 0.9)
+    assert out["logit sum"]["a"] == pytest.approx(cv.logit(0.6) + cv.logit(0.2))
