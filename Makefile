@@ -75,6 +75,7 @@ crisis-finetune-cv: install ## experiment: would a fine-tuned encoder beat the f
 	@test -x .venv-finetune/bin/python || { $(PY) -m venv --clear .venv-finetune && \
 	  .venv-finetune/bin/pip install -q torch==2.13.0 transformers==5.25.0 numpy; }
 	@.venv-finetune/bin/python scripts/crisis_finetune_cv.py finetune --blind $(CV_ARGS)
+	@$(PY) scripts/crisis_finetune_cv.py hybrid --blind
 	@$(PY) scripts/crisis_finetune_cv.py report --blind
 
 profile: train ## where a turn's time goes: NLU components, policies, action calls, actions (in-process timers)

@@ -7,7 +7,7 @@ the next lever for the shapes it misreads (a crisis clause inside the story, a q
 disclosure). This script measures that lever on the writers' data before anyone builds a serving path
 for it.
 
-Three stages, because the fine-tuning needs torch and transformers, which the product's .venv does not
+Four stages, because the fine-tuning needs torch and transformers, which the product's .venv does not
 have (Rasa 3.6's pins; `make crisis-finetune-cv` keeps them in .venv-finetune):
 
   prepare   (.venv)           the training data with each writer in one of four groups, the shipped
@@ -19,9 +19,13 @@ have (Rasa 3.6's pins; `make crisis-finetune-cv` keeps them in .venv-finetune):
                               fourth (mean pooling, cross-entropy over calm/suicide/self_harm/danger,
                               class-balanced, 2 epochs, AdamW 3e-5, batch 32, 128 wordpieces); with
                               --blind one more model on everything, scored on the blind sets
+  hybrid    (.venv)           the shipped scorer again, trained and scored with each group's fine-tuned
+                              encoder's embedding in place of the frozen one (the n-grams beside it as
+                              shipped): what a tuned encoder would give if it replaced the pinned one
+                              under the risk model; with --blind also on the blind sets
   report    (either)          recall on crisis messages at thresholds that give 1/3/10/20% alarms on the
                               held-out calm messages, and the held-out ordinary questions' alarm rate
-                              there, for the shipped scorer, the fine-tuned one and blends of the two;
+                              there, for the shipped scorer, the fine-tuned one, the hybrid and blends;
                               "with patterns" counts a message as caught when a pattern matches it or
                               its score passes (the detector's two routes, its tiers left aside)
 
@@ -56,6 +60,11 @@ def _write(name: str, data) -> None:
     (OUT / name).write_text(json.dumps(data))
 
 
+def _optional(name: str):
+    """A stage's output when that stage has run, else None."""
+    return json.loads((OUT / name).read_text()) if (OUT / name).exists() else None
+
+
 def _read(name: str):
     path = OUT / name
     if not path.exists():
@@ -65,23 +74,33 @@ def _read(name: str):
 
 # -- prepare (.venv) -------------------------------------------------------------------------------
 
+#: The shipped scorer's settings (config.yml's CrisisRiskModel), for both scorers trained in .venv.
+SHIPPED_CONFIG = {"C": 30.0, "class_weight": "balanced", "embedding_weight": 1.0, "verifier_C": 10.0}
 
-def prepare(blind: bool) -> None:
+
+def _training_data():
+    """(writers' examples, the NLU's crisis examples categorised, the NLU's calm texts, writer -> group,
+    calm text -> group): what `rasa train` trains the risk model on, with the groups held out in turn."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "scripts"))
     from crisis_model_cv import nlu_texts
 
-    from haven.encoder import Encoder, pins
-    from haven_devtools import evaluation
-    from nlu_components.crisis import CrisisJudge, risk_data, risk_model
+    from nlu_components.crisis import risk_data, risk_model
 
-    patterns = ROOT / "safety" / "crisis_patterns"
     examples = risk_data.load(ROOT / "data" / "crisis")
     calm = nlu_texts(crisis=False)
-    nlu_crisis = risk_model.categorised(nlu_texts(crisis=True), patterns)
-    writers = sorted({e.source for e in examples})
-    group = {w: i % GROUPS for i, w in enumerate(writers)}
+    nlu_crisis = risk_model.categorised(nlu_texts(crisis=True), ROOT / "safety" / "crisis_patterns")
+    group = {w: i % GROUPS for i, w in enumerate(sorted({e.source for e in examples}))}
     calm_group = {t: i % GROUPS for i, t in enumerate(calm)}
+    return examples, nlu_crisis, calm, group, calm_group
+
+
+def prepare(blind: bool) -> None:
+    from haven.encoder import Encoder, pins
+    from haven_devtools import evaluation
+    from nlu_components.crisis import CrisisJudge, risk_model
+
+    examples, nlu_crisis, calm, group, calm_group = _training_data()
     model_dir = pins.model_dir()
     pins.verify(model_dir)
     data = {
@@ -97,7 +116,7 @@ def prepare(blind: bool) -> None:
             data["blind"] += [(c["text"] if isinstance(c, dict) else c, 1, path.stem) for c in crisis]
             data["blind"] += [(t, 0, path.stem) for t in not_crisis]
     _write("data.json", data)
-    config = {"C": 30.0, "class_weight": "balanced", "embedding_weight": 1.0, "verifier_C": 10.0}
+    config = SHIPPED_CONFIG
     encoder = Encoder(cache_size=100_000)
     scores = {}
     for g in range(GROUPS):
@@ -115,7 +134,11 @@ def prepare(blind: bool) -> None:
             {t: risk_model.score_text(scorer, encoder, t)["score"] for t, _, _ in data["blind"]},
         )
         print(f"shipped scorer on everything: {len(data['blind'])} blind messages scored", flush=True)
-    judge = CrisisJudge.load(patterns)
+    texts = {e[0] for e in data["examples"]} | {t for t, _ in data["nlu_crisis"]} | set(calm)
+    _write("embed.json", sorted(texts | {c for t in texts for c in encoder.chunks(t)}))
+    if blind:
+        _write("embed_blind.json", sorted({c for b in data["blind"] for c in [b[0], *encoder.chunks(b[0])]}))
+    judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
     texts = {e[0] for e in data["examples"]} | set(calm) | {b[0] for b in data["blind"]}
     _write("pattern_hits.json", {t: judge.detect(t) is not None for t in texts})
 
@@ -137,11 +160,14 @@ def finetune(blind: bool, epochs: int) -> None:
             self.encoder = AutoModel.from_pretrained(data["model_dir"])
             self.head = torch.nn.Linear(384, len(LABELS))
 
-        def forward(self, batch):
+        def embed(self, batch):
             hidden = self.encoder(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # the encoder's own pooling
-            return self.head(torch.nn.functional.normalize(pooled, dim=-1) * 20.0)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+        def forward(self, batch):
+            return self.head(self.embed(batch) * 20.0)
 
     def batches(items, size, rng=None):
         ordered = sorted(items, key=lambda item: len(item[0]))  # similar lengths: less padding
@@ -195,6 +221,18 @@ def finetune(blind: bool, epochs: int) -> None:
                 out.update({b[0]: 1.0 - float(p) for b, p in zip(batch, calm, strict=True)})
         return out
 
+    def embeddings(model, texts, name):
+        """The tuned encoder's sentence embedding of every text, for the hybrid stage (rows in the
+        order of `texts`, float32)."""
+        model.eval()
+        vectors = {}
+        with torch.no_grad():
+            for batch in batches([(t, 0) for t in texts], 64):
+                vectors.update(zip([b[0] for b in batch], model.embed(tokens(batch)).numpy(), strict=True))
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.save(OUT / name, np.stack([vectors[t] for t in texts]).astype(np.float32))
+
+    embed = _read("embed.json")
     nlu_crisis = [(t, LABELS.index(label)) for t, label in data["nlu_crisis"]]
     scores = {}
     for g in range(GROUPS):
@@ -202,13 +240,67 @@ def finetune(blind: bool, epochs: int) -> None:
         items += nlu_crisis + [(t, 0) for t, cg in data["nlu_calm"] if cg != g]
         held = [t for t, _, eg in data["examples"] if eg == g] + [t for t, cg in data["nlu_calm"] if cg == g]
         print(f"group {g} held out: {len(held)} messages", flush=True)
-        scores.update(risk(train(items), held))
+        model = train(items)
+        scores.update(risk(model, held))
+        embeddings(model, embed, f"tuned_vectors_{g}.npy")
     _write("finetuned.json", scores)
     if blind and data["blind"]:
         items = [(t, LABELS.index(label)) for t, label, _ in data["examples"]]
         items += nlu_crisis + [(t, 0) for t, _ in data["nlu_calm"]]
         print("on everything, for the blind sets", flush=True)
-        _write("finetuned_blind.json", risk(train(items), [b[0] for b in data["blind"]]))
+        model = train(items)
+        _write("finetuned_blind.json", risk(model, [b[0] for b in data["blind"]]))
+        embeddings(model, embed + _read("embed_blind.json"), "tuned_vectors_all.npy")
+
+
+# -- hybrid (.venv) --------------------------------------------------------------------------------
+
+
+class TunedVectors:
+    """The encoder interface the risk model trains and scores with (`encode`, `chunks`), answering
+    `encode` from a fine-tuned encoder's saved embeddings and `chunks` from the pinned encoder's own
+    tokenizer, so a message is cut exactly as the server cuts it."""
+
+    def __init__(self, texts, vectors, chunker) -> None:
+        self._rows = dict(zip(texts, vectors, strict=True))
+        self._chunker = chunker
+
+    def encode(self, texts):
+        return np.stack([self._rows[t] for t in texts]) if len(texts) else np.zeros((0, 384), np.float32)
+
+    def chunks(self, text: str):
+        return self._chunker.chunks(text)
+
+
+def hybrid(blind: bool) -> None:
+    examples, nlu_crisis, calm, group, calm_group = _training_data()
+    from haven.encoder import Encoder
+    from nlu_components.crisis import risk_model
+
+    chunker = Encoder(cache_size=10)
+    embed = _read("embed.json")
+    config = SHIPPED_CONFIG
+    scores = {}
+    for g in range(GROUPS):
+        encoder = TunedVectors(embed, np.load(OUT / f"tuned_vectors_{g}.npy"), chunker)
+        training = [e for e in examples if group[e.source] != g]
+        training_calm = [t for t in calm if calm_group[t] != g]
+        scorer, _ = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
+        held = [e.text for e in examples if group[e.source] == g] + [t for t in calm if calm_group[t] == g]
+        scores.update({t: risk_model.score_text(scorer, encoder, t)["score"] for t in held})
+        print(f"hybrid scorer, group {g} held out: {len(held)} messages", flush=True)
+    _write("hybrid.json", scores)
+    if blind and (OUT / "tuned_vectors_all.npy").exists():
+        data = _read("data.json")
+        encoder = TunedVectors(
+            embed + _read("embed_blind.json"), np.load(OUT / "tuned_vectors_all.npy"), chunker
+        )
+        scorer, _ = risk_model.train_scorer(examples + nlu_crisis, encoder, calm, config)
+        _write(
+            "hybrid_blind.json",
+            {t: risk_model.score_text(scorer, encoder, t)["score"] for t, _, _ in data["blind"]},
+        )
+        print(f"hybrid scorer on everything: {len(data['blind'])} blind messages scored", flush=True)
 
 
 # -- report (either) -------------------------------------------------------------------------------
@@ -219,13 +311,17 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def blends(shipped: dict, finetuned: dict) -> dict:
-    """Each scorer's score per message, and blends of the two (weight on the fine-tuned one)."""
-    texts = [t for t in shipped if t in finetuned]
+def blends(shipped: dict, finetuned: dict, hybrid: dict | None = None) -> dict:
+    """Each scorer's score per message, and blends of the two (weight on the fine-tuned one); with the
+    hybrid's scores, also the hybrid and its 50/50 blend with the shipped scorer."""
+    texts = [t for t in shipped if t in finetuned and (hybrid is None or t in hybrid)]
     out = {"shipped": {t: shipped[t] for t in texts}, "fine-tuned": {t: finetuned[t] for t in texts}}
     for w in BLENDS:
         out[f"blend {w:.1f}"] = {t: w * finetuned[t] + (1 - w) * shipped[t] for t in texts}
     out["logit sum"] = {t: logit(finetuned[t]) + logit(shipped[t]) for t in texts}
+    if hybrid is not None:
+        out["hybrid"] = {t: hybrid[t] for t in texts}
+        out["hybrid+shipped"] = {t: 0.5 * hybrid[t] + 0.5 * shipped[t] for t in texts}
     return out
 
 
@@ -260,7 +356,9 @@ def report(blind: bool) -> int:
     hits = _read("pattern_hits.json")
     label = {t: lab for t, lab, _ in data["examples"]}
     ordinary = {t for t, _ in data["nlu_calm"]} - set(label)
-    for name, scores in blends(_read("shipped.json"), _read("finetuned.json")).items():
+    for name, scores in blends(
+        _read("shipped.json"), _read("finetuned.json"), _optional("hybrid.json")
+    ).items():
         crisis = [t for t in scores if label.get(t, "calm") != "calm"]
         calm = [t for t in scores if label.get(t) == "calm"]
         questions = [scores[t] for t in scores if t in ordinary]
@@ -272,7 +370,7 @@ def report(blind: bool) -> int:
                 [hits[t] for t in crisis], [hits[t] for t in calm],
             )  # fmt: skip
             cells.append(f"{recall:.3f} {with_patterns:.3f} {np.mean(np.asarray(questions) > th):.3f}")
-        print(f"{name:11s} ({len(crisis)}/{len(calm)}/{len(questions)}) | " + " | ".join(cells))
+        print(f"{name:14s} ({len(crisis)}/{len(calm)}/{len(questions)}) | " + " | ".join(cells))
     print(
         "columns: at 1%, 3%, 10%, 20% alarms on the held-out calm messages: recall by the score alone, "
         "recall with the patterns' matches too, ordinary questions over the score's threshold"
@@ -297,12 +395,16 @@ def blind_report(data) -> None:
     pools the sets."""
     label = {t: lab for t, lab, _ in data["examples"]}
     hits = _read("pattern_hits.json")
-    held = blends(_read("shipped.json"), _read("finetuned.json"))
-    on_blind = blends(_read("shipped_blind.json"), _read("finetuned_blind.json"))
+    held = blends(_read("shipped.json"), _read("finetuned.json"), _optional("hybrid.json"))
+    on_blind = blends(
+        _read("shipped_blind.json"), _read("finetuned_blind.json"), _optional("hybrid_blind.json")
+    )
     sets = sorted({s for _, _, s in data["blind"]})
     print("\nblind sets at the threshold the held-out groups gave for 10% calm alarms (score alone): "
           "set crisis caught score/with patterns of n, calm alarmed score/with patterns of n")  # fmt: skip
-    for name in ("shipped", "fine-tuned", "blend 0.5"):
+    for name in ("shipped", "fine-tuned", "blend 0.5", "hybrid", "hybrid+shipped"):
+        if name not in held or name not in on_blind:
+            continue
         th = threshold_at([v for t, v in held[name].items() if label.get(t) == "calm"], 0.10)
         cells, pooled = [], np.zeros(6, int)
         for s in sets:
@@ -322,12 +424,12 @@ def blind_report(data) -> None:
             pooled += row
             cells.append(f"{s[-1].upper()} {row[0]}/{row[1]}/{row[2]} {row[3]}/{row[4]}/{row[5]}")
         cells.append(f"all {pooled[0]}/{pooled[1]}/{pooled[2]} {pooled[3]}/{pooled[4]}/{pooled[5]}")
-        print(f"{name:11s} th {th:.3f}: " + ", ".join(cells))
+        print(f"{name:14s} th {th:.3f}: " + ", ".join(cells))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=("prepare", "finetune", "report"))
+    parser.add_argument("stage", choices=("prepare", "finetune", "hybrid", "report"))
     parser.add_argument("--blind", action="store_true", help="also the blind crisis sets (counts only)")
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
@@ -335,6 +437,8 @@ def main() -> int:
         prepare(args.blind)
     elif args.stage == "finetune":
         finetune(args.blind, args.epochs)
+    elif args.stage == "hybrid":
+        hybrid(args.blind)
     else:
         return report(args.blind)
     return 0

@@ -4,6 +4,7 @@ torch and minutes, so only the comparison it reports is tested here."""
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "crisis_finetune_cv.py"
@@ -46,3 +47,24 @@ def test_blends_weigh_the_fine_tuned_score_and_keep_only_shared_messages(cv):
     assert out["blend 0.5"]["a"] == pytest.approx(0.4)
     assert out["blend 0.3"]["b"] == pytest.approx(0.3 * 0.1 + 0.7 * 0.9)
     assert out["logit sum"]["a"] == pytest.approx(cv.logit(0.6) + cv.logit(0.2))
+
+
+def test_blends_add_the_hybrid_and_its_blend_when_it_has_run(cv):
+    out = cv.blends({"a": 0.2, "b": 0.9}, {"a": 0.6, "b": 0.1}, {"a": 0.8, "b": 0.3})
+    assert out["hybrid"] == {"a": 0.8, "b": 0.3}
+    assert out["hybrid+shipped"]["a"] == pytest.approx(0.5)
+    assert "hybrid" not in cv.blends({"a": 0.2}, {"a": 0.6})
+
+
+def test_tuned_vectors_answer_from_the_saved_rows_and_cut_as_the_pinned_encoder_cuts(cv):
+    class Chunker:
+        def chunks(self, text):
+            return text.split("|")
+
+    rows = np.eye(3, 384, dtype=np.float32)
+    encoder = cv.TunedVectors(["x", "y", "z"], rows, Chunker())
+    assert encoder.encode(["z", "x"]).tolist() == [rows[2].tolist(), rows[0].tolist()]
+    assert encoder.encode([]).shape == (0, 384)
+    assert encoder.chunks("x|y") == ["x", "y"]
+    with pytest.raises(KeyError):  # a text never embedded is an error, not a zero vector
+        encoder.encode(["never embedded"])
