@@ -38,6 +38,7 @@ Seeded (torch, random), on the CPU; runs on another machine may differ in the la
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -78,9 +79,11 @@ def _read(name: str):
 SHIPPED_CONFIG = {"C": 30.0, "class_weight": "balanced", "embedding_weight": 1.0, "verifier_C": 10.0}
 
 
+@functools.cache
 def _training_data():
     """(writers' examples, the NLU's crisis examples categorised, the NLU's calm texts, writer -> group,
-    calm text -> group): what `rasa train` trains the risk model on, with the groups held out in turn."""
+    calm text -> group): what `rasa train` trains the risk model on, with the groups held out in turn.
+    Read once per process (the stages ask for it per group)."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "scripts"))
     from crisis_model_cv import nlu_texts
@@ -95,10 +98,28 @@ def _training_data():
     return examples, nlu_crisis, calm, group, calm_group
 
 
+def _scored(encoder, held_out: int | None, texts) -> dict:
+    """The shipped scorer trained as `rasa train` trains it, with `encoder`'s vectors, on every writer and
+    calm text but group `held_out` (None: on everything), and its score for each of `texts`."""
+    from nlu_components.crisis import risk_model
+
+    examples, nlu_crisis, calm, group, calm_group = _training_data()
+    training = [e for e in examples if group[e.source] != held_out]
+    training_calm = [t for t in calm if calm_group[t] != held_out]
+    scorer, _ = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, SHIPPED_CONFIG)
+    return {t: risk_model.score_text(scorer, encoder, t)["score"] for t in texts}
+
+
+def _held_out(g: int) -> list:
+    """Group g's writers' messages and calm NLU texts."""
+    examples, _, calm, group, calm_group = _training_data()
+    return [e.text for e in examples if group[e.source] == g] + [t for t in calm if calm_group[t] == g]
+
+
 def prepare(blind: bool) -> None:
     from haven.encoder import Encoder, pins
     from haven_devtools import evaluation
-    from nlu_components.crisis import CrisisJudge, risk_model
+    from nlu_components.crisis import CrisisJudge
 
     examples, nlu_crisis, calm, group, calm_group = _training_data()
     model_dir = pins.model_dir()
@@ -116,23 +137,15 @@ def prepare(blind: bool) -> None:
             data["blind"] += [(c["text"] if isinstance(c, dict) else c, 1, path.stem) for c in crisis]
             data["blind"] += [(t, 0, path.stem) for t in not_crisis]
     _write("data.json", data)
-    config = SHIPPED_CONFIG
     encoder = Encoder(cache_size=100_000)
     scores = {}
     for g in range(GROUPS):
-        training = [e for e in examples if group[e.source] != g]
-        training_calm = [t for t in calm if calm_group[t] != g]
-        scorer, _ = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
-        held = [e.text for e in examples if group[e.source] == g] + [t for t in calm if calm_group[t] == g]
-        scores.update({t: risk_model.score_text(scorer, encoder, t)["score"] for t in held})
+        held = _held_out(g)
+        scores.update(_scored(encoder, g, held))
         print(f"shipped scorer, group {g} held out: {len(held)} messages", flush=True)
     _write("shipped.json", scores)
     if blind:
-        scorer, _ = risk_model.train_scorer(examples + nlu_crisis, encoder, calm, config)
-        _write(
-            "shipped_blind.json",
-            {t: risk_model.score_text(scorer, encoder, t)["score"] for t, _, _ in data["blind"]},
-        )
+        _write("shipped_blind.json", _scored(encoder, None, [t for t, _, _ in data["blind"]]))
         print(f"shipped scorer on everything: {len(data['blind'])} blind messages scored", flush=True)
     texts = {e[0] for e in data["examples"]} | {t for t, _ in data["nlu_crisis"]} | set(calm)
     _write("embed.json", sorted(texts | {c for t in texts for c in encoder.chunks(t)}))
@@ -273,21 +286,15 @@ class TunedVectors:
 
 
 def hybrid(blind: bool) -> None:
-    examples, nlu_crisis, calm, group, calm_group = _training_data()
     from haven.encoder import Encoder
-    from nlu_components.crisis import risk_model
 
     chunker = Encoder(cache_size=10)
     embed = _read("embed.json")
-    config = SHIPPED_CONFIG
     scores = {}
     for g in range(GROUPS):
         encoder = TunedVectors(embed, np.load(OUT / f"tuned_vectors_{g}.npy"), chunker)
-        training = [e for e in examples if group[e.source] != g]
-        training_calm = [t for t in calm if calm_group[t] != g]
-        scorer, _ = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
-        held = [e.text for e in examples if group[e.source] == g] + [t for t in calm if calm_group[t] == g]
-        scores.update({t: risk_model.score_text(scorer, encoder, t)["score"] for t in held})
+        held = _held_out(g)
+        scores.update(_scored(encoder, g, held))
         print(f"hybrid scorer, group {g} held out: {len(held)} messages", flush=True)
     _write("hybrid.json", scores)
     if blind and (OUT / "tuned_vectors_all.npy").exists():
@@ -295,11 +302,7 @@ def hybrid(blind: bool) -> None:
         encoder = TunedVectors(
             embed + _read("embed_blind.json"), np.load(OUT / "tuned_vectors_all.npy"), chunker
         )
-        scorer, _ = risk_model.train_scorer(examples + nlu_crisis, encoder, calm, config)
-        _write(
-            "hybrid_blind.json",
-            {t: risk_model.score_text(scorer, encoder, t)["score"] for t, _, _ in data["blind"]},
-        )
+        _write("hybrid_blind.json", _scored(encoder, None, [t for t, _, _ in data["blind"]]))
         print(f"hybrid scorer on everything: {len(data['blind'])} blind messages scored", flush=True)
 
 
