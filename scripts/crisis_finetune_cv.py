@@ -75,8 +75,18 @@ def _read(name: str):
 
 # -- prepare (.venv) -------------------------------------------------------------------------------
 
-#: The shipped scorer's settings (config.yml's CrisisRiskModel), for both scorers trained in .venv.
-SHIPPED_CONFIG = {"C": 30.0, "class_weight": "balanced", "embedding_weight": 1.0, "verifier_C": 10.0}
+
+@functools.cache
+def _shipped_config() -> dict:
+    """The risk model's settings as `rasa train` uses them: the component's defaults under config.yml's
+    CrisisRiskModel entry (read here, not copied, like crisis_model_cv.shipped_settings)."""
+    from haven import yaml_files
+    from nlu_components.crisis import CrisisRiskModel
+
+    for component in yaml_files.read(ROOT / "config.yml")["pipeline"]:
+        if component["name"].endswith("CrisisRiskModel"):
+            return {**CrisisRiskModel.get_default_config(), **component}
+    raise SystemExit("config.yml has no CrisisRiskModel")
 
 
 @functools.cache
@@ -106,7 +116,7 @@ def _scored(encoder, held_out: int | None, texts) -> dict:
     examples, nlu_crisis, calm, group, calm_group = _training_data()
     training = [e for e in examples if group[e.source] != held_out]
     training_calm = [t for t in calm if calm_group[t] != held_out]
-    scorer, _ = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, SHIPPED_CONFIG)
+    scorer, _ = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, _shipped_config())
     return {t: risk_model.score_text(scorer, encoder, t)["score"] for t in texts}
 
 
@@ -147,13 +157,13 @@ def prepare(blind: bool) -> None:
     if blind:
         _write("shipped_blind.json", _scored(encoder, None, [t for t, _, _ in data["blind"]]))
         print(f"shipped scorer on everything: {len(data['blind'])} blind messages scored", flush=True)
-    texts = {e[0] for e in data["examples"]} | {t for t, _ in data["nlu_crisis"]} | set(calm)
-    _write("embed.json", sorted(texts | {c for t in texts for c in encoder.chunks(t)}))
+    trained = {e[0] for e in data["examples"]} | {t for t, _ in data["nlu_crisis"]} | set(calm)
+    _write("embed.json", sorted(trained | {c for t in trained for c in encoder.chunks(t)}))
     if blind:
         _write("embed_blind.json", sorted({c for b in data["blind"] for c in [b[0], *encoder.chunks(b[0])]}))
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
-    texts = {e[0] for e in data["examples"]} | set(calm) | {b[0] for b in data["blind"]}
-    _write("pattern_hits.json", {t: judge.detect(t) is not None for t in texts})
+    matched = {e[0] for e in data["examples"]} | set(calm) | {b[0] for b in data["blind"]}
+    _write("pattern_hits.json", {t: judge.detect(t) is not None for t in matched})
 
 
 # -- finetune (.venv-finetune) ---------------------------------------------------------------------
@@ -386,18 +396,16 @@ def report(blind: bool) -> int:
         "calm share is over a rate, that rate's 'with the patterns' recall is the patterns' alone"
     )
     if blind and (OUT / "finetuned_blind.json").exists():
-        blind_report(data)
+        blind_report(data, label, hits)
     return 0
 
 
-def blind_report(data) -> None:
+def blind_report(data, label: dict, hits: dict) -> None:
     """Counts per blind set at the thresholds the held-out groups gave (10% calm alarms): nothing else.
 
     Each cell: crisis messages caught by the score alone and with the patterns' matches too, of the
     set's crisis messages; calm messages alarmed the same two ways, of its calm ones. The last cell
     pools the sets."""
-    label = {t: lab for t, lab, _ in data["examples"]}
-    hits = _read("pattern_hits.json")
     held = blends(_read("shipped.json"), _read("finetuned.json"), _optional("hybrid.json"))
     on_blind = blends(
         _read("shipped_blind.json"), _read("finetuned_blind.json"), _optional("hybrid_blind.json")
