@@ -63,6 +63,22 @@ def sentences(text: str, min_words: int = 3) -> list:
     return pieces if len(pieces) >= 2 else []
 
 
+_QUESTION = re.compile(r"\?\s*$")
+
+
+def question_aside(text: str, min_words: int = 3) -> str | None:
+    """The message with its questions set aside, when it has both: the other sentences (of
+    `min_words` words or more) in order, else None.
+
+    For the "question set aside" sweep: a question for the assistant next to a disclosure outweighs the
+    disclosure for the risk model (docs/crisis-detection.md, eighth session); scored without it, the
+    disclosure is read as it would be alone."""
+    pieces = [p.strip() for p in _SENTENCE_SPLIT.split(text or "") if p.strip()]
+    questions = [p for p in pieces if _QUESTION.search(p)]
+    rest = [p for p in pieces if not _QUESTION.search(p) and len(p.split()) >= min_words]
+    return " ".join(rest) if questions and rest else None
+
+
 def demotions(judge: CrisisJudge, text: str, category: str) -> int:
     """How many tiers the patterns' checks take off a model alarm on `text` (0, 1, or 2 = all)."""
     verdict = judge.judge_model(text, 1.0, category, 0.5, 0.0)
@@ -75,13 +91,24 @@ def main() -> int:
     parser.add_argument("--embedding-weight", type=float, default=1.0)
     parser.add_argument("--verifier-C", type=float, default=10.0)
     parser.add_argument("--rows", type=Path, help="save the scored rows here, or read them if it exists")
+    parser.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="a writer's file never trained on (data/candidates/): scored by a model trained on every"
+        " writer and reported apart",
+    )
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         # scores as saved; pattern decisions and the checks again, with today's pattern files
         judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
         rows = []
+        saved = json.loads(args.rows.read_text())
+        saved_extra = saved.get("extra", []) if isinstance(saved, dict) else []
+        saved = saved["rows"] if isinstance(saved, dict) else saved
         # (the sentence and verifier scores are those saved: a changed pattern's new matches have none)
-        for label, _rule, score, _demotions, text, category, *scores in json.loads(args.rows.read_text()):
+        for label, _rule, score, _demotions, text, category, *scores in saved + saved_extra:
             found = judge.detect(text)
             rows.append(
                 (
@@ -94,7 +121,7 @@ def main() -> int:
                     *scores,
                 )
             )
-        return report(rows)
+        return report(rows[: len(saved)], rows[len(saved) :])
     config = {
         "C": args.C,
         "class_weight": "balanced",
@@ -115,13 +142,17 @@ def main() -> int:
     # The assistant's own NLU examples (ordinary questions) are held out a quarter at a time with
     # each writer: how often would an ordinary question get a check-in?
     quarters = {writer: calm[i :: len(by_writer)] for i, writer in enumerate(sorted(by_writer))}
-    for writer, held_out in sorted(by_writer.items()):
+    extra = [e for path in args.extra for e in risk_data.read_file(path)]
+    extra_rows = []
+    folds = sorted(by_writer.items()) + ([("(extra)", extra)] if extra else [])
+    for writer, held_out in folds:
         training = [e for e in examples if e.source != writer]
-        held_calm = set(quarters[writer])
+        held_calm = set(quarters.get(writer, ()))
         training_calm = [t for t in calm if t not in held_calm]
         scorer, _labels = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
         verifier = risk_model.train_verifier(training + nlu_crisis, encoder, training_calm, judge, config)
-        held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters[writer]]
+        held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters.get(writer, ())]
+        out = extra_rows if writer == "(extra)" else rows
         for example in held_out:
             found = risk_model.score_text(scorer, encoder, example.text)
             hit = judge.detect(example.text)
@@ -137,26 +168,41 @@ def main() -> int:
             rule = hit[2] if hit else ""
             parts = sentences(example.text)
             sentence_max = float(max(scorer.risk(parts, encoder.encode(parts)))) if parts else None
-            rows.append(
+            rest = question_aside(example.text)
+            aside = [None, None]  # the remainder's risk and the patterns' demotions of it
+            if rest is not None:
+                rest_found = risk_model.score_text(scorer, encoder, rest)
+                aside = [float(rest_found["score"]), demotions(judge, rest, rest_found["category"])]
+            out.append(
                 (example.label, rule, found["score"], lowered, example.text, found["category"], *scores,
-                 sentence_max)
+                 sentence_max, *aside)
             )  # fmt: skip
         print(f"held out {writer}: {len(held_out)} messages", flush=True)
     if args.rows:
-        args.rows.write_text(json.dumps(rows))
-    return report(rows)
+        args.rows.write_text(json.dumps({"rows": rows, "extra": extra_rows}))
+    return report(rows, extra_rows)
 
 
-def report(rows) -> int:
+def report(rows, extra_rows=()) -> int:
     crisis = [r for r in rows if r[0] not in (risk_data.CALM, "topic")]
     calm_rows = [r for r in rows if r[0] == risk_data.CALM]
     topic_rows = [r for r in rows if r[0] == "topic"]
 
-    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence_threshold=None):
+    def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence_threshold=None,
+             aside=False):  # fmt: skip
         """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier.
         `sentence_threshold`: the sentence check-in's, not in the server (a message of two or more
         sentences with no alarm, one sentence of which scores that much alone and none of the
-        patterns' checks lowering it, would get a check-in)."""
+        patterns' checks lowering it, would get a check-in). `aside`: the question set aside, not in
+        the server (a message with no alarm whose other sentences, read without its questions, reach
+        the check-in threshold with no check lowering them, would get a check-in)."""
+        whole = _tier(row, high, middle, floor, verifier_floor, drop, sentence_threshold)
+        if whole or not aside or row[1]:
+            return whole
+        rest, lowered = (list(row[10:12]) + [None, None])[:2]
+        return 1 if rest is not None and rest >= middle and lowered == 0 else 0
+
+    def _tier(row, high, middle, floor, verifier_floor, drop, sentence_threshold):
         if not row[1] and sentence_threshold is not None and row[2] < middle and row[3] == 0:
             best = row[9] if len(row) > 9 else None
             if best is not None and best >= sentence_threshold:
@@ -214,7 +260,38 @@ def report(rows) -> int:
         )
     shipped_sweeps(crisis, calm_rows, topic_rows, tier)
     sentence_sweep(crisis, calm_rows, topic_rows, tier)
+    aside_sweep(crisis, calm_rows, topic_rows, extra_rows, tier)
     return 0
+
+
+def aside_sweep(crisis, calm_rows, topic_rows, extra_rows, tier) -> None:
+    """The question set aside (not in the server), off and on, at check-in thresholds around the
+    shipped one; the extra writers' messages (never trained on) counted apart."""
+    high, middle, floor, verifier_floor, drop = shipped_tier_settings()
+    extra_crisis = [r for r in extra_rows if r[0] != risk_data.CALM]
+    extra_calm = [r for r in extra_rows if r[0] == risk_data.CALM]
+    asked = sum(r[10] is not None for r in crisis + calm_rows if len(r) > 10)
+    print(
+        f"\nthe question set aside (not in the server): {asked} of {len(crisis) + len(calm_rows)} writers'"
+        f" messages have a question beside other sentences; extra: {len(extra_crisis)} crisis,"
+        f" {len(extra_calm)} calm"
+    )
+    print(
+        f"{'check-in':>9}{'aside':>6}{'recall':>8}{'full':>7}{'calm full':>11}{'calm check-in':>21}"
+        f"{'NLU any':>9}{'extra recall':>14}{'extra calm full':>17}{'extra calm check-in':>21}"
+    )
+    for check_in in (0.35, 0.4, 0.45, 0.5, 0.55):
+        for aside in (False, True):
+            c, n, t, ec, en = (
+                [tier(r, high, check_in, floor, verifier_floor, drop, aside=aside) for r in group]
+                for group in (crisis, calm_rows, topic_rows, extra_crisis, extra_calm)
+            )
+            print(
+                f"{check_in:>9.2f}{str(aside):>6}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in c):>7}"
+                f"{sum(x == 2 for x in n):>11}{sum(x == 1 for x in n):>14} {np.mean([x == 1 for x in n]):.4f}"
+                f"{sum(x > 0 for x in t):>9}{sum(x > 0 for x in ec):>14}{sum(x == 2 for x in en):>17}"
+                f"{sum(x == 1 for x in en):>21}"
+            )
 
 
 def sentence_sweep(crisis, calm_rows, topic_rows, tier) -> None:

@@ -1138,3 +1138,69 @@ def test_yields_to(detector):
     assert verdict(detector.process([message("I'm locked in the bathroom")])[0])["category"] == "danger"
     found = verdict(detector.process([message("locked in the bathroom cutting myself")])[0])
     assert found["category"] == "self_harm"
+
+
+# Round 5 (2026-12-07): textbook phrasings the cross-validation missed on the training writers' data,
+# in the tests' own wording (docs/crisis-detection.md, "tenth session").
+ROUND5_CRISIS = [
+    ("its too late now, ive already taken them all", "suicide", "self"),
+    ("i already swallowed the whole bottle", "suicide", "self"),
+    ("woke up in a&e. i should have taken more.", "suicide", "self"),
+    ("checking out tonight. thanks for everything", "suicide", "self"),
+    ("i think i'm ready to check out. sorry", "suicide", "self"),
+    ("every night i pray god takes me in my sleep", "suicide", "self"),
+    ("i just want to fall asleep and never come back", "suicide", "self"),
+    ("goodbye cruel world", "suicide", "self"),
+    ("i don't feel safe with myself tonight", "suicide", "self"),
+    ("honestly i'd be better off six feet under", "suicide", "self"),
+    ("if he leaves i'll walk into traffic", "suicide", "self"),
+    ("tonight i'm going to jump off the bridge by my flat", "suicide", "self"),
+    ("tried twice this year and i'm still here", "suicide", "self"),
+    ("my arm is bleeding through the bandage again", "self_harm", "self"),
+    ("i stub cigarettes out on my arm when he ignores me", "self_harm", "self"),
+    ("he told me the next one won't miss", "danger", "self"),
+    ("he said i wouldn't live long enough to see the divorce", "danger", "self"),
+    ("my husband broke in while the kids were asleep", "danger", "self"),
+    ("he broke my wrist last week and i still went back", "danger", "self"),
+    ("my boyfriend pressured me into having sex when i was crying", "danger", "self"),
+    ("he has started threatening my daughter too", "danger", "self"),
+    # other languages: the commonest first-person forms
+    ("tengo ganas de quitarme la vida", "suicide", "self"),
+    ("j'ai envie d'en finir ce soir", "suicide", "self"),
+    ("ich will nicht mehr leben, seit er weg ist", "suicide", "self"),
+    ("mi marido me golpea cuando bebe", "danger", "self"),
+    ("il m'a frappée hier soir", "danger", "self"),
+    ("je me scarifie depuis qu'il est parti", "self_harm", "self"),
+]
+
+ROUND5_CALM = [
+    "I should have taken more photos on that trip",
+    "I already took the kids to school, then cried in the car",
+    "he tried to get in touch with me again through my sister",
+    "my first attempt at writing him a letter was a mess",
+    "we walked into the sea holding hands on our honeymoon",
+    "he jumped from the top board at the pool to impress her",
+    "i pray god takes care of my kids through all of this",
+    "i went to sleep and didn't come back to the group chat for days",
+    "he broke my heart and my trust",
+    "the dentist cracked my tooth and i cried, everything makes me cry lately",
+    "i feel safe with myself again after a lot of therapy",
+    "me corto el pelo mañana, necesito un cambio",
+    "se me pega todo lo que él dice",
+    "he made me have a cup of tea and sit down before he told me",
+    "she threatened the kids with no screen time for a week",
+]
+
+
+@pytest.mark.parametrize(
+    "text, category, subject", ROUND5_CRISIS, ids=[short(t) for t, _, _ in ROUND5_CRISIS]
+)
+def test_round5_crisis_phrasings(detector, text, category, subject):
+    found = verdict(detector.process([message(text)])[0])
+    assert found is not None, text
+    assert (found["category"], found["subject"]) == (category, subject)
+
+
+@pytest.mark.parametrize("text", ROUND5_CALM, ids=[short(t) for t in ROUND5_CALM])
+def test_round5_calm_messages_do_not_trigger(detector, text):
+    assert verdict(detector.process([message(text)])[0]) is None

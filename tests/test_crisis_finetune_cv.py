@@ -1,21 +1,15 @@
 """The fine-tuning experiment's arithmetic (scripts/crisis_finetune_cv.py): the stages that train need
 torch and minutes, so only the comparison it reports is tested here."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "crisis_finetune_cv.py"
+from tests import script_modules
 
 
 @pytest.fixture(scope="module")
 def cv():
-    spec = importlib.util.spec_from_file_location("crisis_finetune_cv", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_modules.load("crisis_finetune_cv")
 
 
 def test_recall_is_measured_where_the_calm_messages_give_the_rate(cv):
