@@ -26,8 +26,7 @@ FLOORS = {
     "set_g.yml": (149 / 150, 2 / 150, 10 / 150),  # measured 150/150, 1/150, 9/150
     "set_h.yml": (148 / 150, 6 / 150, 14 / 150),  # measured 149/150, 5/150, 13/150 (before: 5, 12)
     "set_i.yml": (144 / 150, 6 / 150, 13 / 150),  # measured 145/150, 5/150, 11/150; 145, 5, 12 (below)
-    # J: measured 146/150, 4/146, 14/146 (before: 5, 15); 146, 4, 15 (below)
-    "set_j.yml": (145 / 150, 5 / 146, 16 / 146),
+    "set_j.yml": (145 / 150, 5 / 146, 15 / 146),  # measured 146/150, 4/146, 14/146 (before: 5, 15)
     # K: 143/147, 7/145, 13/145 before the fourth session; 141/147 after it (two crisis messages fewer,
     # the same two that writers T12 and T13 cost when they were first tried): the floor moved down, on
     # purpose and written down
@@ -50,11 +49,7 @@ FLOORS = {
 # numbers, on purpose and written down (docs/crisis-detection.md).
 # 2026-12-07 (tenth session): the round-5 patterns (docs/crisis-detection.md) took N's recall 107 -> 108 and
 # moved one calm message of K from a check-in to the full reply (full 5 -> 6, check-ins 12 -> 11); K's
-# full-reply bound rose by that one message so its slack stays one, on purpose and written down. The
-# round's last rules (other languages, coercion, threats to the children) retrained the pattern verifier on
-# a few more matched messages and moved one calm message of J to a check-in (14 -> 15 of 146, 10.3%, over
-# the 10%); J's check-in bound rose by one so its slack stays one. Reported, not tuned away: the
-# blind sets are read once after each change, never to choose one.
+# full-reply bound rose by that one message so its slack stays one, on purpose and written down.
 
 
 @pytest.fixture(scope="module")
