@@ -1162,6 +1162,15 @@ ROUND5_CRISIS = [
     ("he said i wouldn't live long enough to see the divorce", "danger", "self"),
     ("my husband broke in while the kids were asleep", "danger", "self"),
     ("he broke my wrist last week and i still went back", "danger", "self"),
+    ("my boyfriend pressured me into having sex when i was crying", "danger", "self"),
+    ("he has started threatening my daughter too", "danger", "self"),
+    # other languages: the commonest first-person forms
+    ("tengo ganas de quitarme la vida", "suicide", "self"),
+    ("j'ai envie d'en finir ce soir", "suicide", "self"),
+    ("ich will nicht mehr leben, seit er weg ist", "suicide", "self"),
+    ("mi marido me golpea cuando bebe", "danger", "self"),
+    ("il m'a frappée hier soir", "danger", "self"),
+    ("je me scarifie depuis qu'il est parti", "self_harm", "self"),
 ]
 
 ROUND5_CALM = [
@@ -1176,6 +1185,10 @@ ROUND5_CALM = [
     "he broke my heart and my trust",
     "the dentist cracked my tooth and i cried, everything makes me cry lately",
     "i feel safe with myself again after a lot of therapy",
+    "me corto el pelo mañana, necesito un cambio",
+    "se me pega todo lo que él dice",
+    "he made me have a cup of tea and sit down before he told me",
+    "she threatened the kids with no screen time for a week",
 ]
 
 
