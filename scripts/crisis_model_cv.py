@@ -58,9 +58,13 @@ def sentences(text: str, min_words: int = 3) -> list:
     For the sentence check-in sweep (sentence_sweep): each sentence scored alone, the riskiest kept. Tried
     on 2026-12-07 and not shipped (docs/crisis-detection.md); kept here to measure it again on a
     fine-tuned encoder."""
-    pieces = [p.strip() for p in _SENTENCE_SPLIT.split(text or "")]
-    pieces = [p for p in pieces if len(p.split()) >= min_words]
+    pieces = [p for p in _pieces(text) if len(p.split()) >= min_words]
     return pieces if len(pieces) >= 2 else []
+
+
+def _pieces(text: str) -> list:
+    """A message's sentences (split after . ! ? and at new lines), stripped, empty ones dropped."""
+    return [p for p in (p.strip() for p in _SENTENCE_SPLIT.split(text or "")) if p]
 
 
 _QUESTION = re.compile(r"\?\s*$")
@@ -73,7 +77,7 @@ def question_aside(text: str, min_words: int = 3) -> str | None:
     For the "question set aside" sweep: a question for the assistant next to a disclosure outweighs the
     disclosure for the risk model (docs/crisis-detection.md, eighth session); scored without it, the
     disclosure is read as it would be alone."""
-    pieces = [p.strip() for p in _SENTENCE_SPLIT.split(text or "") if p.strip()]
+    pieces = _pieces(text)
     questions = [p for p in pieces if _QUESTION.search(p)]
     rest = [p for p in pieces if not _QUESTION.search(p) and len(p.split()) >= min_words]
     return " ".join(rest) if questions and rest else None

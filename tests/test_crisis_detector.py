@@ -954,20 +954,6 @@ ROUND3_CALM = [
 
 
 @pytest.mark.parametrize(
-    "text, category, subject", ROUND3_CRISIS, ids=[short(t) for t, _, _ in ROUND3_CRISIS]
-)
-def test_round3_crisis_phrasings(detector, text, category, subject):
-    found = verdict(detector.process([message(text)])[0])
-    assert found is not None, text
-    assert (found["category"], found["subject"]) == (category, subject)
-
-
-@pytest.mark.parametrize("text", ROUND3_CALM, ids=[short(t) for t in ROUND3_CALM])
-def test_round3_calm_messages_do_not_trigger(detector, text):
-    assert verdict(detector.process([message(text)])[0]) is None
-
-
-@pytest.mark.parametrize(
     "text",
     [
         "I watched a film about suicide",  # media topic
@@ -1105,20 +1091,6 @@ _AFFAIR_STORY = (
 
 
 @pytest.mark.parametrize(
-    "text, category, subject", ROUND4_CRISIS, ids=[short(t) for t, _, _ in ROUND4_CRISIS]
-)
-def test_round4_crisis_phrasings(detector, text, category, subject):
-    found = verdict(detector.process([message(text)])[0])
-    assert found is not None, text
-    assert (found["category"], found["subject"]) == (category, subject)
-
-
-@pytest.mark.parametrize("text", ROUND4_CALM, ids=[short(t) for t in ROUND4_CALM])
-def test_round4_calm_messages_do_not_trigger(detector, text):
-    assert verdict(detector.process([message(text)])[0]) is None
-
-
-@pytest.mark.parametrize(
     "ending",
     [
         "Honestly I just want to not be here anymore.",
@@ -1192,15 +1164,24 @@ ROUND5_CALM = [
 ]
 
 
+# The pattern rounds' phrasings, each round's list kept where it was written, checked by one pair of tests.
+ROUNDS_CRISIS = [(f"r{n}", *item) for n, items in ((3, ROUND3_CRISIS), (4, ROUND4_CRISIS), (5, ROUND5_CRISIS))
+                 for item in items]  # fmt: skip
+ROUNDS_CALM = [(f"r{n}", text) for n, items in ((3, ROUND3_CALM), (4, ROUND4_CALM), (5, ROUND5_CALM))
+               for text in items]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "text, category, subject", ROUND5_CRISIS, ids=[short(t) for t, _, _ in ROUND5_CRISIS]
+    "text, category, subject",
+    [item[1:] for item in ROUNDS_CRISIS],
+    ids=[f"{r}-{short(t)}" for r, t, _, _ in ROUNDS_CRISIS],
 )
-def test_round5_crisis_phrasings(detector, text, category, subject):
+def test_round_crisis_phrasings(detector, text, category, subject):
     found = verdict(detector.process([message(text)])[0])
     assert found is not None, text
     assert (found["category"], found["subject"]) == (category, subject)
 
 
-@pytest.mark.parametrize("text", ROUND5_CALM, ids=[short(t) for t in ROUND5_CALM])
-def test_round5_calm_messages_do_not_trigger(detector, text):
+@pytest.mark.parametrize("text", [t for _, t in ROUNDS_CALM], ids=[f"{r}-{short(t)}" for r, t in ROUNDS_CALM])
+def test_round_calm_messages_do_not_trigger(detector, text):
     assert verdict(detector.process([message(text)])[0]) is None
