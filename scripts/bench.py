@@ -62,7 +62,10 @@ RESULTS_DIR = ROOT / "bench"  # (a `results/` directory would be git-ignored)
 DOC = ROOT / "docs" / "benchmarks.md"
 PY = sys.executable
 TARGET_THROUGHPUT_RATIO = 1.0  # the understanding issue: at least the stock `rasa init` bot
-TARGET_P50_MS = 25.0
+TARGET_P50_MS = 25.0  # an earlier issue's; the understanding issue allows 40 ms
+TARGET_RASA_RSS_GROWTH_MB = 300.0  # the understanding issue: the Rasa server's RSS over the stock bot's
+TARGET_TRAINING_S = 180.0  # the understanding issue: full training within 3 minutes
+HAVEN_ROWS = ("haven", "haven_stock_rasa", "scale_out")  # whose errors fail the run (not the stock bot's)
 SERVER_NAMES = ("action server", "rasa server", "website")
 
 
@@ -467,15 +470,20 @@ def measure_training(tmp: Path) -> Dict[str, Any]:
     }
     argv = [PY, "-m", "rasa", "train", "--out", str(out)]
     argv += ["--fixed-model-name", "bench", "--force"]
-    began = time.monotonic()
+    began, busy, before = time.monotonic(), _system_busy_seconds(), os.times()
     with open(log, "wb") as f:
         code = subprocess.call(argv, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - began
+    after = os.times()
+    # The CPU the machine spent on anything but this training (and this process) meanwhile: the same
+    # contention note as the load windows' "others' CPU".
+    ours = sum(after[i] - before[i] for i in range(4))  # user, system, children's user and system
+    others = max(0.0, _system_busy_seconds() - busy - ours) / max(seconds, 1e-9)
     if code != 0 or not (out / "bench.tar.gz").is_file():
         tail = log.read_text(errors="replace")[-2000:]
         raise SystemExit(f"training failed (exit {code}):\n{tail}")
-    say(f"    {seconds:.1f} s")
-    return {"seconds": round(seconds, 1), "load_average_after": round(os.getloadavg()[0], 2)}
+    say(f"    {seconds:.1f} s (others' CPU meanwhile {others:.2f} cores)")
+    return {"seconds": round(seconds, 1), "others_cores": round(others, 2)}
 
 
 def memory(run: Run) -> Dict[str, Dict[str, float]]:
@@ -579,7 +587,29 @@ def comparison(results: Dict[str, Any], senders: int) -> Dict[str, Any]:
     stock = _load(results.get("haven_stock_rasa"), senders)
     if hn and stock:
         out["throughput_ratio_fix_vs_stock_rasa"] = round(hn["throughput"] / stock["throughput"], 2)
+    ours_rss, base_rss = _rasa_rss(ours), _rasa_rss(base)
+    if ours_rss is not None and base_rss is not None:
+        out["rasa_rss_growth_mb"] = round(ours_rss - base_rss, 1)
+        out["rasa_rss_growth_target_mb"] = TARGET_RASA_RSS_GROWTH_MB
+        out["rasa_rss_growth_target_met"] = ours_rss - base_rss <= TARGET_RASA_RSS_GROWTH_MB
+    seconds = (results.get("training") or {}).get("seconds")
+    if seconds is not None:
+        out["training_target_s"] = TARGET_TRAINING_S
+        out["training_target_met"] = seconds <= TARGET_TRAINING_S
     return out
+
+
+def _rasa_rss(row: Optional[Dict[str, Any]]) -> Optional[float]:
+    """The Rasa server's RSS after the load, in MB (None when the run was skipped or not measured)."""
+    if not row or "skipped" in row:
+        return None
+    return ((row.get("memory_after_load") or {}).get("rasa server") or {}).get("rss_mb")
+
+
+def exit_status(results: Dict[str, Any], senders: int) -> int:
+    """1 when one of Haven's own runs lost a reply, else 0. The stock bot's errors are its own (it drops
+    a reply now and then at 20 senders): the table shows them, and they say nothing about Haven."""
+    return int(any((_load(results.get(k), n) or {}).get("errors", 0) for k in HAVEN_ROWS for n in (1, senders)))
 
 
 ROWS = ("haven", "haven_stock_rasa", "baseline", "scale_out")
@@ -636,9 +666,20 @@ def markdown_table(results: Dict[str, Any]) -> str:
             f"throughput at {n} senders, Haven / Haven on stock `rasa run`: "
             f"{c['throughput_ratio_fix_vs_stock_rasa']:.2f}"
         )
+    if "rasa_rss_growth_mb" in c:
+        met = "met" if c["rasa_rss_growth_target_met"] else "NOT met"
+        notes.append(
+            f"Rasa server RSS after the load, Haven − baseline: **{c['rasa_rss_growth_mb']:+.0f} MB** "
+            f"(target ≤ +{TARGET_RASA_RSS_GROWTH_MB:.0f} MB: {met})"
+        )
     train = results.get("training") or {}
     if train.get("seconds") is not None:
-        notes.append(f"full training (`rasa train --force`): **{train['seconds']:.0f} s**")
+        met = "met" if c.get("training_target_met") else "NOT met"
+        notes.append(
+            f"full training (`rasa train --force`): **{train['seconds']:.0f} s** "
+            f"(target ≤ {TARGET_TRAINING_S:.0f} s: {met}; others' CPU meanwhile "
+            f"{_fmt(train.get('others_cores'), 2)} of {results['machine']['cpus']})"
+        )
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {x}" for x in notes) + "\n"
 
 
@@ -735,8 +776,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     say("\n" + markdown_table(results))
     if opts.save:
         say(f"Saved {save(results).relative_to(ROOT)} and updated {DOC.relative_to(ROOT)}.")
-    errors = sum((_load(results.get(k), n) or {}).get("errors", 0) for k in ROWS for n in (1, opts.senders))
-    return 1 if errors else 0
+    return exit_status(results, opts.senders)
 
 
 if __name__ == "__main__":

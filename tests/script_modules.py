@@ -4,6 +4,7 @@ Why a loader: scripts/ is not a package (each file is run as `python scripts/<na
 so a test imports one by its path."""
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,5 +15,7 @@ def load(name: str) -> ModuleType:
     """scripts/<name>.py as a module named `name`."""
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: dataclasses look their module up in sys.modules (scripts/bench.py).
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
