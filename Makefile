@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py haven/encoder/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv crisis-finetune-cv bench-encoder purge staff-password
+.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv crisis-finetune-cv faq-contrastive bench-encoder purge staff-password
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,11 @@ bench-encoder: install ## sentence encoder: ms/message by length and batch, chun
 
 crisis-cv: install ## choose the crisis risk model's thresholds: cross-validation across the writers of data/crisis (several minutes)
 	@$(PY) scripts/crisis_model_cv.py $(CV_ARGS)
+
+faq-contrastive: train ## experiment: the FAQ matcher on a contrastively tuned encoder (TensorFlow, two seeds; ~15 min on 2 cores); counts only
+	@$(PY) scripts/faq_contrastive.py tune --seed 0
+	@$(PY) scripts/faq_contrastive.py tune --seed 1
+	@$(PY) scripts/faq_contrastive.py evaluate --blind build/faq-contrastive/seed0.safetensors build/faq-contrastive/seed1.safetensors
 
 crisis-finetune-cv: install ## experiment: would a fine-tuned encoder beat the frozen one for the risk model? (torch in .venv-finetune; ~45 min on 2 cores)
 	@$(PY) scripts/crisis_finetune_cv.py prepare --blind

@@ -1,0 +1,45 @@
+"""scripts/faq_contrastive.py's pairs (the tuning itself takes minutes and TensorFlow: docs/faq.md)."""
+
+import random
+
+from tests.script_modules import load
+
+contrastive = load("faq_contrastive")
+
+CLASSES = {"fees": ["how much", "what does it cost", "price?"], "hours": ["when are you open", "evening slots?"]}
+OTHER = ["when does the bank open", "what is a trauma bond", "book a table for two"]
+
+
+def test_pairs_as_setfit_makes_them():
+    pairs = contrastive.make_pairs(CLASSES, OTHER, 2, random.Random(0))
+    questions = sum(map(len, CLASSES.values()))
+    assert len(pairs) == questions * 2 * 2 + len(OTHER)
+    entry_of = {q: entry for entry, qs in CLASSES.items() for q in qs}
+    for a, b, target in pairs:
+        assert target in (0.0, 1.0)
+        assert a in entry_of or b in entry_of, "two 'not the FAQ' examples are never paired"
+        if target == 1.0:
+            assert entry_of.get(a) == entry_of.get(b) is not None
+        else:
+            assert entry_of.get(a) != entry_of.get(b)
+    assert sum(t == 1.0 for _, _, t in pairs) == questions * 2
+
+
+def test_pairs_are_seeded():
+    one = contrastive.make_pairs(CLASSES, OTHER, 1, random.Random(3))
+    assert one == contrastive.make_pairs(CLASSES, OTHER, 1, random.Random(3))
+
+
+def test_training_classes_never_read_a_held_out_set():
+    """The tuning and blind sets share no line with the tuning data. (The development set shares three
+    everyday lines with data/nlu, as it does for the shipped matcher: it flatters both alike.)"""
+    classes, other = contrastive.training_classes()
+    texts = {t.strip().lower() for qs in classes.values() for t in qs} | {t.strip().lower() for t in other}
+    from haven_devtools import faq_evaluation as fe
+
+    for path in [fe.TUNE, *fe.blind_sets()]:
+        positives, negatives, articles = fe._load(path)
+        held_out = {t.strip().lower() for qs in positives.values() for t in qs} | {
+            t.strip().lower() for t in negatives + articles
+        }
+        assert not texts & held_out, path.name
