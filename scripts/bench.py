@@ -609,7 +609,9 @@ def _rasa_rss(row: Optional[Dict[str, Any]]) -> Optional[float]:
 def exit_status(results: Dict[str, Any], senders: int) -> int:
     """1 when one of Haven's own runs lost a reply, else 0. The stock bot's errors are its own (it drops
     a reply now and then at 20 senders): the table shows them, and they say nothing about Haven."""
-    return int(any((_load(results.get(k), n) or {}).get("errors", 0) for k in HAVEN_ROWS for n in (1, senders)))
+    return int(
+        any((_load(results.get(k), n) or {}).get("errors", 0) for k in HAVEN_ROWS for n in (1, senders))
+    )
 
 
 ROWS = ("haven", "haven_stock_rasa", "baseline", "scale_out")

@@ -57,7 +57,9 @@ def training_classes() -> Tuple[Dict[str, List[str]], List[str]]:
     return classes, faq.other_examples() + list(extra.not_faq) + list(file.not_faq)
 
 
-def make_pairs(classes: Dict[str, List[str]], other: Sequence[str], pairs: int, rng: random.Random) -> List[Pair]:
+def make_pairs(
+    classes: Dict[str, List[str]], other: Sequence[str], pairs: int, rng: random.Random
+) -> List[Pair]:
     """SetFit's pairs (module docstring), shuffled."""
     ids = list(classes)
     out: List[Pair] = []
@@ -101,7 +103,10 @@ def tune(args: argparse.Namespace) -> int:
     def forward(ids, mask):  # haven/encoder/reference.py's forward pass, in TensorFlow
         n, length = tf.shape(ids)[0], tf.shape(ids)[1]
         x = tf.gather(w["embeddings.word_embeddings.weight"], ids)
-        x += w["embeddings.position_embeddings.weight"][:length][None] + w["embeddings.token_type_embeddings.weight"][0]
+        x += (
+            w["embeddings.position_embeddings.weight"][:length][None]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = norm(x, "embeddings.LayerNorm")
         maskf = tf.cast(mask, tf.float32)
         bias = (1.0 - maskf[:, None, None, :]) * -1e9
@@ -117,7 +122,9 @@ def tune(args: argparse.Namespace) -> int:
             x = norm(dense(ctx, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
             inner = tf.nn.gelu(dense(x, f"{p}.intermediate.dense"), approximate=False)
             x = norm(dense(inner, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-        pooled = tf.reduce_sum(x * maskf[:, :, None], 1) / tf.maximum(tf.reduce_sum(maskf, 1, keepdims=True), 1e-9)
+        pooled = tf.reduce_sum(x * maskf[:, :, None], 1) / tf.maximum(
+            tf.reduce_sum(maskf, 1, keepdims=True), 1e-9
+        )
         return tf.math.l2_normalize(pooled, axis=1, epsilon=1e-24)
 
     optimizer = tf.keras.optimizers.Adam(learning_rate=args.lr)
@@ -128,7 +135,7 @@ def tune(args: argparse.Namespace) -> int:
         with tf.GradientTape() as tape:
             cosine = tf.reduce_sum(forward(a_ids, a_mask) * forward(b_ids, b_mask), axis=1)
             loss = tf.reduce_mean((cosine - target) ** 2)
-        optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable))
+        optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable, strict=True))
         return loss
 
     classes, other = training_classes()
@@ -141,7 +148,10 @@ def tune(args: argparse.Namespace) -> int:
         target = np.array([pair[2] for pair in batch], np.float32)
         losses.append(float(step(*(x.astype(np.int64) for x in (*a, *b)), target)))
         if len(losses) % 100 == 0:
-            print(f"  step {len(losses)}: loss {np.mean(losses[-100:]):.4f}, {time.monotonic() - began:.0f} s", flush=True)
+            print(
+                f"  step {len(losses)}: loss {np.mean(losses[-100:]):.4f}, {time.monotonic() - began:.0f} s",
+                flush=True,
+            )
     tuned = dict(weights)
     tuned.update({name: value.numpy().astype(np.float32) for name, value in w.items()})
     out = Path(args.out or OUT_DIR / f"seed{args.seed}.safetensors")
@@ -174,7 +184,7 @@ class TunedEncoder:
         for start in range(0, len(order), 32):
             rows = order[start : start + 32]
             vectors = self._run(*pad([ids[i] for i in rows]))
-            self._cache.update((missing[i], v) for i, v in zip(rows, vectors))
+            self._cache.update((missing[i], v) for i, v in zip(rows, vectors, strict=True))
         return np.array([self._cache[t] for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -192,15 +202,21 @@ def evaluate(args: argparse.Namespace) -> int:
         for set_path in sets:
             result = fe.run_set(agent, matcher, set_path.stem, *fe._load(set_path))
             print(
-                f"  {set_path.stem}: right entry {result.right}/{result.questions}, with a \"Did you mean\""
+                f'  {set_path.stem}: right entry {result.right}/{result.questions}, with a "Did you mean"'
                 f" {result.right + result.offered}, look-alikes refused {result.refused}/{result.negatives},"
                 f" article questions kept {result.articles_kept}/{result.articles}"
             )
             if set_path not in (fe.DEV, fe.TUNE):
                 t = totals.setdefault(label, [0, 0, 0, 0])
-                t[0] += result.right; t[1] += result.questions; t[2] += result.refused; t[3] += result.negatives
+                t[0] += result.right
+                t[1] += result.questions
+                t[2] += result.refused
+                t[3] += result.negatives
     for label, (right, questions, refused, negatives) in totals.items():
-        print(f"blind sets pooled, {label}: right entry {right}/{questions}, look-alikes refused {refused}/{negatives}")
+        print(
+            f"blind sets pooled, {label}: right entry {right}/{questions},"
+            f" look-alikes refused {refused}/{negatives}"
+        )
     return 0
 
 

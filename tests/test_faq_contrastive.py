@@ -6,7 +6,10 @@ from tests.script_modules import load
 
 contrastive = load("faq_contrastive")
 
-CLASSES = {"fees": ["how much", "what does it cost", "price?"], "hours": ["when are you open", "evening slots?"]}
+CLASSES = {
+    "fees": ["how much", "what does it cost", "price?"],
+    "hours": ["when are you open", "evening slots?"],
+}
 OTHER = ["when does the bank open", "what is a trauma bond", "book a table for two"]
 
 
