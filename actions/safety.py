@@ -4,12 +4,13 @@ keep a "help is still here" line on every later reply."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.booking import name_problem, validated_name
 from actions.faq import faq_button
 from actions.knowledge import TOPIC_ANSWER_MIN_CONFIDENCE, button, knowledge_base, topic_buttons
 from actions.storage import ensure_schema
@@ -132,10 +133,52 @@ def question_buttons(tracker: Tracker) -> List[Dict[Text, Text]]:
     return []
 
 
+# A name the risk model alone asked about is taken as the name after a "no": at most this many words.
+NAME_ANSWER_MAX_WORDS = 4
+# The forms' name questions: the slot, and the intent that starts (or continues) the form.
+NAME_STEPS = {
+    "booking_form": ("booking_name", "book_consultation"),
+    "handoff_form": ("handoff_name", "leave_message"),
+}
+
+
+def _handoff_paused(tracker: Tracker) -> bool:
+    return any(tracker.get_slot(s) for s in ("handoff_name", "handoff_contact", "handoff_message"))
+
+
+def name_answer(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
+    """(slot, name): the checked message as the visitor's name, when it answered a form's name question,
+    only the risk model asked about it (no reviewed pattern matched) and it can be a name; else None.
+
+    Why: a name can also be a place or a thing the model has learnt to ask about ("River" scores 0.9). The
+    visitor has just said no; asking for the name again would ask the same check-in again, and a
+    visitor named River could never book. A pattern match is never taken this way."""
+    events = list(tracker.events)
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    checked = events[users[-2]]
+    crisis = (checked.get("parse_data") or {}).get("crisis") or {}
+    if crisis.get("rule") != "model" or crisis.get("tier") != "check_in":
+        return None
+    requested = loop = None
+    for event in events[: users[-2]]:
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif event.get("event") == "active_loop":
+            loop = event.get("name")
+    text = checked.get("text") or ""
+    slot = NAME_STEPS.get(loop or "", (None,))[0]
+    if slot is None or requested != slot or len(text.split()) > NAME_ANSWER_MAX_WORDS:
+        return None
+    return (slot, validated_name(text)) if name_problem(text) is None else None
+
+
 class ActionCheckInDeclined(Action):
     """The visitor answered no to the check-in: thanks, the door left open, and back to where they were:
     a button for the question the checked message also asked (question_buttons), and a paused booking
-    can be continued."""
+    or message for the therapist can be continued. A name the check-in was about is kept as the form's
+    answer (name_answer)."""
 
     def name(self) -> Text:
         return "action_check_in_declined"
@@ -144,13 +187,17 @@ class ActionCheckInDeclined(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         buttons = question_buttons(tracker)
-        if _booking_paused(tracker):
-            buttons.append(button(safety.load().continue_booking, "book_consultation"))
+        kept = name_answer(tracker)
+        copy = safety.load()
+        if (kept and kept[0] == "booking_name") or _booking_paused(tracker):
+            buttons.append(button(copy.continue_booking, "book_consultation"))
+        if (kept and kept[0] == "handoff_name") or _handoff_paused(tracker):
+            buttons.append(button(copy.continue_message, "leave_message"))
         if buttons:
             dispatcher.utter_message(response="utter_check_in_declined", buttons=buttons)
         else:
             dispatcher.utter_message(response="utter_check_in_declined")
-        return []
+        return [SlotSet(*kept)] if kept else []
 
 
 # Categories whose crisis turn offers no consultation or booking button (docs/crisis-detection.md,

@@ -277,6 +277,90 @@ async def test_a_no_to_the_check_in_offers_to_continue_a_paused_booking(dispatch
     assert [b["payload"] for b in message["buttons"]] == ["/book_consultation"]
 
 
+def _name_step_then_declined(
+    text: str, crisis: dict, asked: str = "booking_name", form: str = "booking_form"
+) -> list:
+    """Events: `form` asked `asked`, `text` got a check-in (`crisis` in its parse), "no" came next."""
+    return [
+        {"event": "active_loop", "name": form},
+        {"event": "slot", "name": "requested_slot", "value": asked},
+        {"event": "action", "name": "action_listen"},
+        {
+            "event": "user",
+            "text": text,
+            "parse_data": {"intent": {"name": "crisis_check_in"}, "crisis": crisis},
+        },
+        {"event": "action", "name": "utter_crisis_check_in"},
+        {"event": "action", "name": "action_deactivate_loop"},
+        {"event": "active_loop", "name": None},
+        {"event": "slot", "name": "requested_slot", "value": None},
+        {"event": "action", "name": "action_safety_check_in"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "no", "parse_data": {"intent": {"name": "deny"}}},
+    ]
+
+
+MODEL_CHECK_IN = {
+    "category": "suicide",
+    "subject": "self",
+    "rule": "model",
+    "model_score": 0.915,
+    "tier": "check_in",
+}
+
+
+async def test_a_name_only_the_model_asked_about_is_kept_after_a_no(dispatcher, domain) -> None:
+    """ "River" at the name step: the risk model asks (0.9), the visitor says no; asking for the name
+    again would ask the same check-in again, so the name is kept and the booking can go on."""
+    t = make_tracker(intent="deny", text="no", events=_name_step_then_declined("River", MODEL_CHECK_IN))
+    events = await ActionCheckInDeclined().run(dispatcher, t, domain)
+    assert events == [SlotSet("booking_name", "River")]
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_check_in_declined"
+    assert [b["payload"] for b in message["buttons"]] == ["/book_consultation"]
+
+
+async def test_a_name_at_the_message_forms_name_step_is_kept_too(dispatcher, domain) -> None:
+    events = _name_step_then_declined("River", MODEL_CHECK_IN, "handoff_name", "handoff_form")
+    t = make_tracker(intent="deny", text="no", events=events)
+    assert await ActionCheckInDeclined().run(dispatcher, t, domain) == [SlotSet("handoff_name", "River")]
+    [message] = dispatcher.messages
+    assert [(b["title"], b["payload"]) for b in message["buttons"]] == [
+        ("Continue your message", "/leave_message")
+    ]
+
+
+async def test_a_no_to_the_check_in_offers_to_continue_a_paused_message(dispatcher, tracker, domain) -> None:
+    t = tracker(intent="deny", text="no", slots={"handoff_contact": "sam@example.org"})
+    await ActionCheckInDeclined().run(dispatcher, t, domain)
+    [message] = dispatcher.messages
+    assert [b["payload"] for b in message["buttons"]] == ["/leave_message"]
+
+
+@pytest.mark.parametrize(
+    "text, crisis, asked",
+    [
+        (
+            "River",
+            {**MODEL_CHECK_IN, "rule": "suicide.means_on_my_mind"},
+            "booking_name",
+        ),  # a reviewed pattern
+        ("River", MODEL_CHECK_IN, "booking_contact"),  # not the name question
+        ("River", {}, "booking_name"),  # no check-in verdict recorded
+        ("the river keeps calling me tonight", MODEL_CHECK_IN, "booking_name"),  # more than a name's words
+        ("is the river safe?", MODEL_CHECK_IN, "booking_name"),  # a question, not a name
+        ("yes", MODEL_CHECK_IN, "booking_name"),
+    ],
+)
+async def test_anything_else_the_check_in_asked_about_is_not_taken_as_a_name(
+    dispatcher, domain, text, crisis, asked
+) -> None:
+    t = make_tracker(intent="deny", text="no", events=_name_step_then_declined(text, crisis, asked))
+    assert await ActionCheckInDeclined().run(dispatcher, t, domain) == []
+    [message] = dispatcher.messages
+    assert not message.get("buttons"), "nothing of the booking is kept, so there is nothing to continue"
+
+
 def _declined_after(text: str, ranking: list) -> list:
     """Events where `text` got the check-in (the classifier's `ranking` under it) and "no" came next."""
     events = _after_check_in("no")

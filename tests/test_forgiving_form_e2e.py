@@ -144,3 +144,40 @@ def test_the_hand_off_form_answers_a_digression_and_takes_a_question_as_the_mess
     _, body = _staff(live_haven, "/staff/api/handoffs")
     [item] = [i for i in body["items"] if i["reference"] == reference]
     assert item["name"] == "Ash" and item["message"] == message
+
+
+def test_a_name_the_check_in_asked_about_is_kept_after_a_no_and_the_booking_goes_on(live_haven) -> None:
+    """A name can be a word the risk model asks about: "River" gets a check-in (model 0.9 on the
+    model of 2026-12-07). After "no", the booking continues at the next step with that name, instead of
+    asking for the name into the same check-in again (actions/safety.py, name_answer)."""
+    visitor = Visitor(live_haven)
+    visitor.say("/book_consultation")
+    name = "River"
+    checked = visitor.say(name)
+    assert [c for c in customs(checked) if "safety" in c] == [
+        {"safety": "check_in", "category": "suicide"}
+    ], "the premise: the risk model asks about this name (if it no longer does, pick a name it asks about)"
+    declined = visitor.say("/deny")
+    assert texts(declined).startswith("Thank you for answering")
+    assert [b["payload"] for b in buttons(declined)] == ["/book_consultation"]
+    resumed = visitor.say("/book_consultation")
+    assert "Step 2 of 5" in texts(resumed) and "Step 1 of 5" not in texts(resumed)
+    offer = visitor.say(f"{uuid.uuid4().hex[:8]}@example.org")
+    consent = visitor.say(_time_buttons(offer)[0]["payload"])
+    assert "Step 4 of 5" in texts(consent)
+    summary = visitor.say("/affirm")
+    assert f"Here's your request: {name}," in texts(summary)
+
+
+def test_a_name_the_check_in_asked_about_is_kept_when_leaving_a_message_too(live_haven) -> None:
+    """The same at the message form's name step, with a "Continue your message" button."""
+    visitor = Visitor(live_haven)
+    visitor.say("can I talk to a real person?")
+    start = visitor.say("/leave_message")
+    assert "Step 1 of 4" in texts(start)
+    checked = visitor.say("River")
+    assert {"safety": "check_in", "category": "suicide"} in customs(checked)
+    declined = visitor.say("/deny")
+    assert [b["payload"] for b in buttons(declined)] == ["/leave_message"]
+    resumed = visitor.say("/leave_message")
+    assert "Step 2 of 4" in texts(resumed) and "Step 1 of 4" not in texts(resumed)

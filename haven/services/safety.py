@@ -76,6 +76,7 @@ class SafetyData:
     followup_booking_paused: str
     continue_booking: str
     followup_booking_paused_no_button: str = ""
+    continue_message: str = "Continue your message"
     resources: Mapping[str, RegionResources] = field(default_factory=dict)
     worldwide_several: str = ""
 
@@ -149,6 +150,7 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
         "followup_booking_paused",
         "followup_booking_paused_no_button",
         "continue_booking",
+        "continue_message",
         "not_emergency",
     ):
         if not copy.get(key):
@@ -165,6 +167,7 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
         followup=" ".join(copy["followup"].split()),
         followup_booking_paused=" ".join(copy["followup_booking_paused"].split()),
         continue_booking=copy["continue_booking"],
+        continue_message=copy["continue_message"],
         followup_booking_paused_no_button=" ".join(copy["followup_booking_paused_no_button"].split()),
         resources={
             code: _resources(directory, code, r, worldwide["one"], world_link) for code, r in regions.items()
