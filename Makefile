@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
                 $(wildcard nlu_components/*.py nlu_components/crisis/*.py haven/encoder/*.py safety/*.yml safety/crisis_patterns/*.yml)
 
-.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick profile crisis-cv crisis-finetune-cv faq-contrastive bench-encoder purge staff-password
+.PHONY: help install run test test-unit train validate eval lint clean lock safety-domain faq-nlu bench bench-quick bench-first-run profile crisis-cv crisis-finetune-cv faq-contrastive bench-encoder purge staff-password
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: train ## throughput, latency, memory, start-up and training time vs stock
 
 bench-quick: train ## smoke run of `make bench`: short windows, no training, nothing saved
 	@$(PY) scripts/bench.py --quick $(BENCH_ARGS)
+
+bench-first-run: install ## a first `make run` on a fresh clone of HEAD, timed to the first answer (target < 8 min; ~6 min)
+	@$(PY) scripts/bench_first_run.py $(BENCH_ARGS)
 
 bench-encoder: install ## sentence encoder: ms/message by length and batch, chunked long messages, load time, RSS (onnx vs numpy)
 	@$(PY) scripts/bench_encoder.py $(BENCH_ARGS)

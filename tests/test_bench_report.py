@@ -83,3 +83,27 @@ def test_a_lost_reply_of_havens_fails_the_run(key, where):
     r = _results(_run(), _run(), 100.0)
     r[key] = _run(**{where: 1})
     assert bench.exit_status(r, 20) == 1
+
+
+first_run = load("bench_first_run")
+
+
+def test_the_first_runs_stages_are_read_from_makes_output():
+    lines = [
+        (0.4, "Installing Haven's locked Python packages into .venv (the first time takes several minutes)…"),
+        (61.0, "Python environment ready."),
+        (75.5, "spaCy pipeline written to build/spacy-en"),
+        (76.0, "Training the model (data, domain or config changed)…"),
+        (250.0, "Starting the action server, the Rasa server and the website server…"),
+    ]
+    assert first_run.stage_times(lines) == [
+        ("install", 0.0),
+        ("spaCy pipeline", 61.0),
+        ("training", 76.0),
+        ("servers", 250.0),
+    ]
+
+
+def test_a_stage_make_skipped_is_left_out():
+    lines = [(1.0, "Python environment ready."), (30.0, "Starting the action server, the Rasa server and …")]
+    assert [s for s, _ in first_run.stage_times(lines)] == ["install", "spaCy pipeline", "servers"]
