@@ -78,49 +78,13 @@ def tf_runner(weights, threads: int):
     """The forward pass of haven/encoder/reference.py as a TensorFlow 2.12 tf.function (bench only)."""
     import tensorflow as tf
 
+    from haven_devtools.tf_encoder import forward
+
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from haven.encoder.weights import HEAD_DIM, HEADS, LAYER_NORM_EPS, LAYERS
-
     w = {name: tf.constant(value) for name, value in weights.items() if value.dtype.kind == "f"}
-
-    def norm(x, prefix):
-        mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)
-        return (x - mean) / tf.sqrt(var + LAYER_NORM_EPS) * w[f"{prefix}.weight"] + w[f"{prefix}.bias"]
-
-    def dense(x, prefix):
-        return tf.matmul(x, w[f"{prefix}.weight"], transpose_b=True) + w[f"{prefix}.bias"]
-
     spec = tf.TensorSpec([None, None], tf.int64)
-
-    @tf.function(input_signature=[spec, spec])
-    def run(ids, mask):
-        n, length = tf.shape(ids)[0], tf.shape(ids)[1]
-        x = tf.gather(w["embeddings.word_embeddings.weight"], ids)
-        x += (
-            w["embeddings.position_embeddings.weight"][:length][None]
-            + w["embeddings.token_type_embeddings.weight"][0]
-        )
-        x = norm(x, "embeddings.LayerNorm")
-        maskf = tf.cast(mask, tf.float32)
-        bias = (1.0 - maskf[:, None, None, :]) * -1e9
-
-        def heads(t):
-            return tf.transpose(tf.reshape(t, [n, length, HEADS, HEAD_DIM]), [0, 2, 1, 3])
-
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}"
-            q, k, v = (heads(dense(x, f"{p}.attention.self.{s}")) for s in ("query", "key", "value"))
-            probs = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) / HEAD_DIM**0.5 + bias, axis=-1)
-            ctx = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [n, length, HEADS * HEAD_DIM])
-            x = norm(dense(ctx, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
-            inner = tf.nn.gelu(dense(x, f"{p}.intermediate.dense"), approximate=False)
-            x = norm(dense(inner, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-        pooled = tf.reduce_sum(x * maskf[:, :, None], 1) / tf.maximum(
-            tf.reduce_sum(maskf, 1, keepdims=True), 1e-9
-        )
-        return tf.math.l2_normalize(pooled, axis=1, epsilon=1e-24)
-
+    run = tf.function(forward(w), input_signature=[spec, spec])
     return lambda ids, mask: run(ids, mask).numpy()
 
 

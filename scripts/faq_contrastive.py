@@ -80,8 +80,9 @@ def tune(args: argparse.Namespace) -> int:
     from safetensors.numpy import save_file
 
     from haven.encoder import load_encoder
-    from haven.encoder.weights import HEAD_DIM, HEADS, LAYER_NORM_EPS, LAYERS, load_weights
+    from haven.encoder.weights import load_weights
     from haven.encoder.wordpieces import pad
+    from haven_devtools import tf_encoder
 
     tf.random.set_seed(args.seed)
     pinned = load_encoder()  # verifies the pinned files' hashes
@@ -93,39 +94,7 @@ def tune(args: argparse.Namespace) -> int:
     }
     trainable = [v for v in w.values() if isinstance(v, tf.Variable)]
 
-    def norm(x, prefix):
-        mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)
-        return (x - mean) / tf.sqrt(var + LAYER_NORM_EPS) * w[f"{prefix}.weight"] + w[f"{prefix}.bias"]
-
-    def dense(x, prefix):
-        return tf.matmul(x, w[f"{prefix}.weight"], transpose_b=True) + w[f"{prefix}.bias"]
-
-    def forward(ids, mask):  # haven/encoder/reference.py's forward pass, in TensorFlow
-        n, length = tf.shape(ids)[0], tf.shape(ids)[1]
-        x = tf.gather(w["embeddings.word_embeddings.weight"], ids)
-        x += (
-            w["embeddings.position_embeddings.weight"][:length][None]
-            + w["embeddings.token_type_embeddings.weight"][0]
-        )
-        x = norm(x, "embeddings.LayerNorm")
-        maskf = tf.cast(mask, tf.float32)
-        bias = (1.0 - maskf[:, None, None, :]) * -1e9
-
-        def heads(t):
-            return tf.transpose(tf.reshape(t, [n, length, HEADS, HEAD_DIM]), [0, 2, 1, 3])
-
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}"
-            q, k, v = (heads(dense(x, f"{p}.attention.self.{s}")) for s in ("query", "key", "value"))
-            probs = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) / HEAD_DIM**0.5 + bias, axis=-1)
-            ctx = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [n, length, HEADS * HEAD_DIM])
-            x = norm(dense(ctx, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
-            inner = tf.nn.gelu(dense(x, f"{p}.intermediate.dense"), approximate=False)
-            x = norm(dense(inner, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-        pooled = tf.reduce_sum(x * maskf[:, :, None], 1) / tf.maximum(
-            tf.reduce_sum(maskf, 1, keepdims=True), 1e-9
-        )
-        return tf.math.l2_normalize(pooled, axis=1, epsilon=1e-24)
+    forward = tf_encoder.forward(w)
 
     optimizer = tf.keras.optimizers.Adam(learning_rate=args.lr)
     ids_spec = tf.TensorSpec([None, None], tf.int64)
@@ -135,11 +104,12 @@ def tune(args: argparse.Namespace) -> int:
         with tf.GradientTape() as tape:
             cosine = tf.reduce_sum(forward(a_ids, a_mask) * forward(b_ids, b_mask), axis=1)
             loss = tf.reduce_mean((cosine - target) ** 2)
-        optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable, strict=True))
+        grads = tape.gradient(loss, trainable)
+        optimizer.apply_gradients(zip(grads, trainable))  # noqa: B905 - autograph's zip takes no strict=
         return loss
 
     classes, other = training_classes()
-    pairs = make_pairs(classes, other, args.pairs, random.Random(args.seed))
+    pairs = make_pairs(classes, other, args.pairs, random.Random(args.seed))[: args.max_pairs]
     print(f"{sum(map(len, classes.values()))} entry questions, {len(other)} not the FAQ: {len(pairs)} pairs")
     wordpieces, began, losses = pinned._wordpieces, time.monotonic(), []
     for start in range(0, len(pairs), args.batch):
@@ -229,6 +199,7 @@ def main() -> int:
     t.add_argument("--lr", type=float, default=2e-5)
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--out", type=Path)
+    t.add_argument("--max-pairs", type=int, help="only the first N pairs (a smoke run)")
     e = stages.add_parser("evaluate", help="the matcher on the pinned and the tuned encoders")
     e.add_argument("weights", type=Path, nargs="*")
     e.add_argument("--blind", action="store_true", help="the blind sets too (counts only)")

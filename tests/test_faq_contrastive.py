@@ -46,3 +46,21 @@ def test_training_classes_never_read_a_held_out_set():
             t.strip().lower() for t in negatives + articles
         }
         assert not texts & held_out, path.name
+
+
+def test_a_smoke_tuning_writes_weights_the_shipped_runtime_reads(tmp_path):
+    """Two steps of the real tuning (TensorFlow's graph included: its zip once broke it), then the
+    tuned weights in the ONNX runtime: unit vectors, moved from the pinned encoder's."""
+    import argparse
+
+    import numpy as np
+
+    from haven.encoder import load_encoder
+
+    out = tmp_path / "smoke.safetensors"
+    args = argparse.Namespace(seed=0, pairs=1, lr=1e-3, batch=8, out=out, max_pairs=16)
+    assert contrastive.tune(args) == 0
+    texts = ["how much is a session?", "when are you open"]
+    tuned = contrastive.TunedEncoder(out).encode(texts)
+    assert tuned.shape == (2, 384) and np.allclose(np.linalg.norm(tuned, axis=1), 1.0, atol=1e-5)
+    assert np.abs(tuned - load_encoder().encode(texts)).max() > 1e-3
