@@ -111,12 +111,13 @@ def test_the_scan_leaves_settings_code_and_docs_alone(tmp_path, line) -> None:
     assert not list(findings(sample)), line
 
 
-# settings.py reads the settings; haven/ops/processes.py and the two measuring scripts (which start servers
-# the way the launcher does) only pass the environment on to the processes they start.
+# settings.py reads the settings; haven/ops/processes.py and the three measuring scripts (which start servers
+# the way the launcher does, or `make run` itself) only pass the environment on to the processes they start.
 ENVIRONMENT_READERS = {
     "haven/settings.py",
     "haven/ops/processes.py",
     "scripts/bench.py",
+    "scripts/bench_first_run.py",
     "scripts/profile_turn.py",
 }
 
