@@ -135,11 +135,8 @@ def question_buttons(tracker: Tracker) -> List[Dict[Text, Text]]:
 
 # A name the risk model alone asked about is taken as the name after a "no": at most this many words.
 NAME_ANSWER_MAX_WORDS = 4
-# The forms' name questions: the slot, and the intent that starts (or continues) the form.
-NAME_STEPS = {
-    "booking_form": ("booking_name", "book_consultation"),
-    "handoff_form": ("handoff_name", "leave_message"),
-}
+# The forms' name questions: the slot each asks for.
+NAME_SLOTS = {"booking_form": "booking_name", "handoff_form": "handoff_name"}
 
 
 def _handoff_paused(tracker: Tracker) -> bool:
@@ -168,7 +165,7 @@ def name_answer(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
         elif event.get("event") == "active_loop":
             loop = event.get("name")
     text = checked.get("text") or ""
-    slot = NAME_STEPS.get(loop or "", (None,))[0]
+    slot = NAME_SLOTS.get(loop or "")
     if slot is None or requested != slot or len(text.split()) > NAME_ANSWER_MAX_WORDS:
         return None
     return (slot, validated_name(text)) if name_problem(text) is None else None
