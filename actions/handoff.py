@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
@@ -29,6 +29,15 @@ logger = logging.getLogger(__name__)
 
 HANDOFF_SLOTS = ("handoff_name", "handoff_contact", "handoff_contact_method", "handoff_message",
                  "handoff_transcript_consent")  # fmt: skip
+
+
+def validated_message(value: Any) -> Optional[Text]:
+    """The message for the therapist, cleaned; None when there is none, it is too long, or it is only a
+    yes or a no."""
+    text = clean_text(value if isinstance(value, str) else "")
+    if not text or len(text) > repository.MAX_MESSAGE or digression.is_yes_no(text):
+        return None
+    return text
 
 
 def transcript(tracker: Tracker) -> Text:
@@ -80,10 +89,9 @@ class ValidateHandoffForm(FormValidationAction):
         return {"handoff_contact": contact["contact"], "handoff_contact_method": contact["method"]}
 
     def validate_handoff_message(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        text = clean_text(value if isinstance(value, str) else "")
-        if not text or len(text) > repository.MAX_MESSAGE or digression.is_yes_no(text):
+        text = validated_message(value)
+        if text is None:
             dispatcher.utter_message(response="utter_invalid_message")
-            return {"handoff_message": None}
         return {"handoff_message": text}
 
     def validate_handoff_transcript_consent(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking import name_problem, validated_name
 from actions.faq import faq_button
+from actions.handoff import validated_message
 from actions.knowledge import TOPIC_ANSWER_MIN_CONFIDENCE, button, knowledge_base, topic_buttons
 from actions.storage import ensure_schema
 from haven import settings as settings_module
@@ -135,28 +136,33 @@ def question_buttons(tracker: Tracker) -> List[Dict[Text, Text]]:
 
 # A name the risk model alone asked about is taken as the name after a "no": at most this many words.
 NAME_ANSWER_MAX_WORDS = 4
-# The forms' name questions: the slot each asks for.
-NAME_SLOTS = {"booking_form": "booking_name", "handoff_form": "handoff_name"}
+# The form steps whose answer a check-in may have been about: (form, slot asked) -> what keeps it.
+NAME_STEPS = {("booking_form", "booking_name"), ("handoff_form", "handoff_name")}
+MESSAGE_STEP = ("handoff_form", "handoff_message")
 
 
 def _handoff_paused(tracker: Tracker) -> bool:
     return any(tracker.get_slot(s) for s in ("handoff_name", "handoff_contact", "handoff_message"))
 
 
-def name_answer(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
-    """(slot, name): the checked message as the visitor's name, when it answered a form's name question,
-    only the risk model asked about it (no reviewed pattern matched) and it can be a name; else None.
+def kept_answer(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
+    """(slot, value): the checked message as the answer to the form step that asked for it, after the
+    visitor said no to the check-in; else None.
 
-    Why: a name can also be a place or a thing the model has learnt to ask about ("River" scores 0.9). The
-    visitor has just said no; asking for the name again would ask the same check-in again, and a
-    visitor named River could never book. A pattern match is never taken this way."""
+    Why: the visitor has just said no, and asking the same step again would ask the same check-in again.
+    A visitor named River (the risk model reads the word at 0.9) could never book, and one whose message
+    for the therapist is "things have been really dark lately" could never send it. So:
+    - a name step's answer is kept when only the risk model asked about it (no reviewed pattern matched:
+      a name never reads like one), it is at most NAME_ANSWER_MAX_WORDS words and it can be a name;
+    - the message step's answer is kept whatever asked (the check-in tier only: the full reply never
+      pauses a form), since it is written to the therapist, who reads it."""
     events = list(tracker.events)
     users = [i for i, e in enumerate(events) if e.get("event") == "user"]
     if len(users) < 2:
         return None
     checked = events[users[-2]]
     crisis = (checked.get("parse_data") or {}).get("crisis") or {}
-    if crisis.get("rule") != "model" or crisis.get("tier") != "check_in":
+    if crisis.get("tier") != "check_in":
         return None
     requested = loop = None
     for event in events[: users[-2]]:
@@ -165,17 +171,21 @@ def name_answer(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
         elif event.get("event") == "active_loop":
             loop = event.get("name")
     text = checked.get("text") or ""
-    slot = NAME_SLOTS.get(loop or "")
-    if slot is None or requested != slot or len(text.split()) > NAME_ANSWER_MAX_WORDS:
+    if (loop, requested) == MESSAGE_STEP:
+        message = validated_message(text)
+        return (requested, message) if message else None
+    if (loop, requested) not in NAME_STEPS or crisis.get("rule") != "model":
         return None
-    return (slot, validated_name(text)) if name_problem(text) is None else None
+    if len(text.split()) > NAME_ANSWER_MAX_WORDS or name_problem(text) is not None:
+        return None
+    return requested, validated_name(text)
 
 
 class ActionCheckInDeclined(Action):
     """The visitor answered no to the check-in: thanks, the door left open, and back to where they were:
     a button for the question the checked message also asked (question_buttons), and a paused booking
-    or message for the therapist can be continued. A name the check-in was about is kept as the form's
-    answer (name_answer)."""
+    or message for the therapist can be continued. A form's answer the check-in was about is kept
+    (kept_answer)."""
 
     def name(self) -> Text:
         return "action_check_in_declined"
@@ -184,11 +194,11 @@ class ActionCheckInDeclined(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         buttons = question_buttons(tracker)
-        kept = name_answer(tracker)
+        kept = kept_answer(tracker)
         copy = safety.load()
         if (kept and kept[0] == "booking_name") or _booking_paused(tracker):
             buttons.append(button(copy.continue_booking, "book_consultation"))
-        if (kept and kept[0] == "handoff_name") or _handoff_paused(tracker):
+        if (kept and kept[0].startswith("handoff_")) or _handoff_paused(tracker):
             buttons.append(button(copy.continue_message, "leave_message"))
         if buttons:
             dispatcher.utter_message(response="utter_check_in_declined", buttons=buttons)

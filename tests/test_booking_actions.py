@@ -338,6 +338,34 @@ async def test_a_no_to_the_check_in_offers_to_continue_a_paused_message(dispatch
 
 
 @pytest.mark.parametrize(
+    "rule", ["model", "self_harm.habit_relapse"], ids=["the model asked", "a pattern asked"]
+)
+async def test_a_message_for_the_therapist_the_check_in_asked_about_is_kept(dispatcher, domain, rule) -> None:
+    """Written to the therapist, who reads it: kept after a no whatever asked about it."""
+    text = "things have been really dark lately and I don't know who else to ask"
+    crisis = {**MODEL_CHECK_IN, "rule": rule}
+    events = _name_step_then_declined(text, crisis, "handoff_message", "handoff_form")
+    t = make_tracker(intent="deny", text="no", events=events)
+    assert await ActionCheckInDeclined().run(dispatcher, t, domain) == [SlotSet("handoff_message", text)]
+    [message] = dispatcher.messages
+    assert [b["payload"] for b in message["buttons"]] == ["/leave_message"]
+
+
+@pytest.mark.parametrize(
+    "text, crisis",
+    [
+        ("yes", MODEL_CHECK_IN),
+        ("   ", MODEL_CHECK_IN),
+        ("I can't go on", {**MODEL_CHECK_IN, "tier": "crisis"}),
+    ],
+)
+async def test_no_message_or_a_full_reply_is_not_kept(dispatcher, domain, text, crisis) -> None:
+    events = _name_step_then_declined(text, crisis, "handoff_message", "handoff_form")
+    t = make_tracker(intent="deny", text="no", events=events)
+    assert await ActionCheckInDeclined().run(dispatcher, t, domain) == []
+
+
+@pytest.mark.parametrize(
     "text, crisis, asked",
     [
         (

@@ -149,7 +149,7 @@ def test_the_hand_off_form_answers_a_digression_and_takes_a_question_as_the_mess
 def test_a_name_the_check_in_asked_about_is_kept_after_a_no_and_the_booking_goes_on(live_haven) -> None:
     """A name can be a word the risk model asks about: "River" gets a check-in (model 0.9 on the
     model of 2026-12-07). After "no", the booking continues at the next step with that name, instead of
-    asking for the name into the same check-in again (actions/safety.py, name_answer)."""
+    asking for the name into the same check-in again (actions/safety.py, kept_answer)."""
     visitor = Visitor(live_haven)
     visitor.say("/book_consultation")
     name = "River"
@@ -181,3 +181,29 @@ def test_a_name_the_check_in_asked_about_is_kept_when_leaving_a_message_too(live
     assert [b["payload"] for b in buttons(declined)] == ["/leave_message"]
     resumed = visitor.say("/leave_message")
     assert "Step 2 of 4" in texts(resumed) and "Step 1 of 4" not in texts(resumed)
+
+
+def test_a_message_for_the_therapist_the_check_in_asked_about_is_sent_after_a_no(live_haven) -> None:
+    """A message to the therapist can read like risk to the model ("things have been really dark
+    lately …" got a check-in at 0.88 on the model of 2026-12-07). After "no" it is kept as the message;
+    asking for it again would only ask the same check-in again."""
+    visitor = Visitor(live_haven)
+    visitor.say("can I talk to a real person?")
+    visitor.say("/leave_message")
+    visitor.say("Ash")
+    asked = visitor.say(f"{uuid.uuid4().hex[:8]}@example.org")
+    assert "Step 3 of 4" in texts(asked)
+    message = "things have been really dark lately and I don't know who else to ask"
+    checked = visitor.say(message)
+    assert [c["safety"] for c in customs(checked) if "safety" in c] == ["check_in"], (
+        "the premise: the risk model asks about this message (if it no longer does, pick one it asks about)"
+    )
+    declined = visitor.say("/deny")
+    assert [b["payload"] for b in buttons(declined)] == ["/leave_message"]
+    resumed = visitor.say("/leave_message")
+    assert "Step 4 of 4" in texts(resumed) and "Step 3 of 4" not in texts(resumed)
+    sent = visitor.say("/deny")  # no transcript
+    reference = re.search(r"HR-[A-Z0-9]{6}", texts(sent)).group(0)
+    _, body = _staff(live_haven, "/staff/api/handoffs")
+    [item] = [i for i in body["items"] if i["reference"] == reference]
+    assert item["name"] == "Ash" and item["message"] == message
