@@ -146,15 +146,12 @@ class TunedEncoder:
         self._cache: Dict[str, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        from haven.encoder.wordpieces import pad
+        from haven.encoder.encoder import encode_by_length
 
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        ids = self._wordpieces.ids(missing)
-        order = sorted(range(len(missing)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), 32):
-            rows = order[start : start + 32]
-            vectors = self._run(*pad([ids[i] for i in rows]))
-            self._cache.update((missing[i], v) for i, v in zip(rows, vectors, strict=True))
+        if missing:
+            vectors = encode_by_length(self._wordpieces, self._run, missing, 32)
+            self._cache.update(zip(missing, vectors, strict=True))
         return np.array([self._cache[t] for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
 

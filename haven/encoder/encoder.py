@@ -21,7 +21,7 @@ import functools
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -31,6 +31,24 @@ from .weights import DIM, load_weights
 from .wordpieces import WordPieces, pad
 
 RUNTIMES = ("onnx", "reference")
+
+
+def encode_by_length(
+    wordpieces: WordPieces,
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    texts: List[str],
+    batch_size: int,
+) -> np.ndarray:
+    """(len(texts), 384): `run` (padded ids and mask in, vectors out) over the texts sorted by wordpiece
+    count, in batches of `batch_size` each padded only to its own longest text (module docstring)."""
+    ids = wordpieces.ids(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    vectors = np.empty((len(texts), DIM), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        input_ids, mask = pad([ids[i] for i in rows])
+        vectors[rows] = run(input_ids, mask)
+    return vectors
 
 
 class Encoder:
@@ -106,14 +124,7 @@ class Encoder:
         return out
 
     def _encode_uncached(self, texts: List[str]) -> np.ndarray:
-        ids = self._wordpieces.ids(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        vectors = np.empty((len(texts), DIM), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            input_ids, mask = pad([ids[i] for i in rows])
-            vectors[rows] = self._run(input_ids, mask)
-        return vectors
+        return encode_by_length(self._wordpieces, self._run, texts, self.batch_size)
 
     # -- long messages ---------------------------------------------------------------------------
     def chunks(
