@@ -19,10 +19,12 @@ from actions.booking import (
     validated_name,
     yes_no_or_ask_again,
 )
+from actions.knowledge import button
 from actions.storage import ensure_schema
 from haven.db import repository
+from haven.db.models import SAFETY_TIERS
 from haven.db.session import DatabaseUnavailable
-from haven.services import notify
+from haven.services import notify, safety
 from haven.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,47 @@ def validated_message(value: Any) -> Optional[Text]:
     if not text or len(text) > repository.MAX_MESSAGE or digression.is_yes_no(text):
         return None
     return text
+
+
+# The form step whose answer is the message, as (active loop, requested slot).
+MESSAGE_STEP = ("handoff_form", "handoff_message")
+# The button that sends a message the crisis check held back (unsent_message) as the form's answer.
+SEND_WRITTEN = "send_written_message"
+# After these the form is over: a message held back before them is not waiting any more.
+FORM_ENDED = frozenset({"action_submit_handoff_form", "action_cancel_handoff", "action_restart",
+                        "action_session_start"})  # fmt: skip
+
+
+def unsent_message(tracker: Tracker) -> Optional[Text]:
+    """The message for the therapist that the crisis check held back, while it is still waiting; else None.
+
+    Why: crisis language is never taken as a form's answer by itself. The message step's answer that got
+    the full crisis reply (or a check-in, answered yes or not at all) is answered with the crisis lines
+    first, and the step is asked again; retyped, it would get the same reply, so a visitor whose message
+    for the therapist is about wanting to disappear could never send it. The step now offers to send it
+    as written (ActionAskHandoffMessage), by the visitor's choice. It waits until the form takes another
+    message, ends, or the conversation restarts; a "no" to the check-in keeps it already
+    (actions/safety.kept_answer)."""
+    loop = requested = waiting = None
+    for event in tracker.events or []:
+        kind, name = event.get("event"), event.get("name")
+        if kind == "active_loop":
+            loop = name
+        elif kind == "slot" and name == "requested_slot":
+            requested = event.get("value")
+        elif kind == "slot" and name == "handoff_message" and event.get("value"):
+            waiting = None
+        elif (kind == "action" and name in FORM_ENDED) or kind in ("restart", "session_started"):
+            waiting = None
+        elif kind == "user" and (loop, requested) == MESSAGE_STEP:
+            crisis = (event.get("parse_data") or {}).get("crisis") or {}
+            if crisis.get("tier") in SAFETY_TIERS:
+                waiting = validated_message(event.get("text"))
+    return waiting
+
+
+def _tapped_send_written(tracker: Tracker) -> bool:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name") == SEND_WRITTEN
 
 
 def transcript(tracker: Tracker) -> Text:
@@ -67,6 +110,10 @@ class ValidateHandoffForm(FormValidationAction):
         return answer_text(tracker, "handoff_contact", "contact")
 
     async def extract_handoff_message(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        if _tapped_send_written(tracker):  # "Send what I wrote": the held-back message, if still waiting
+            if tracker.get_slot("requested_slot") != "handoff_message":
+                return {}
+            return {"handoff_message": unsent_message(tracker)}
         return answer_text(tracker, "handoff_message", "message")
 
     async def extract_handoff_transcript_consent(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
@@ -91,11 +138,34 @@ class ValidateHandoffForm(FormValidationAction):
     def validate_handoff_message(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         text = validated_message(value)
         if text is None:
-            dispatcher.utter_message(response="utter_invalid_message")
+            gone = _tapped_send_written(tracker)
+            dispatcher.utter_message(
+                response="utter_written_message_gone" if gone else "utter_invalid_message"
+            )
         return {"handoff_message": text}
 
     def validate_handoff_transcript_consent(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
         return yes_no_or_ask_again("handoff_transcript_consent", value, dispatcher)
+
+
+class ActionAskHandoffMessage(Action):
+    """The form's message step. When the crisis check held back what the visitor wrote for the therapist
+    (unsent_message), it offers to send it as written, saying plainly that the therapist cannot answer
+    now and the crisis lines can; typing something else works as always."""
+
+    def name(self) -> Text:
+        return "action_ask_handoff_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        if unsent_message(tracker) is None:
+            dispatcher.utter_message(response="utter_ask_handoff_message")
+            return []
+        copy = safety.load()
+        dispatcher.utter_message(text=copy.written_message_offer)
+        dispatcher.utter_message(
+            response="utter_ask_handoff_message", buttons=[button(copy.send_written_message, SEND_WRITTEN)]
+        )
+        return []
 
 
 class ActionSubmitHandoffForm(Action):

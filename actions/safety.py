@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking import name_problem, validated_name
 from actions.faq import faq_button
-from actions.handoff import validated_message
+from actions.handoff import MESSAGE_STEP, validated_message
 from actions.knowledge import TOPIC_ANSWER_MIN_CONFIDENCE, button, knowledge_base, topic_buttons
 from actions.storage import ensure_schema
 from haven import settings as settings_module
@@ -138,7 +138,6 @@ def question_buttons(tracker: Tracker) -> List[Dict[Text, Text]]:
 NAME_ANSWER_MAX_WORDS = 4
 # The form steps whose answer a check-in may have been about: (form, slot asked) -> what keeps it.
 NAME_STEPS = {("booking_form", "booking_name"), ("handoff_form", "handoff_name")}
-MESSAGE_STEP = ("handoff_form", "handoff_message")
 
 
 def _handoff_paused(tracker: Tracker) -> bool:
@@ -234,13 +233,22 @@ class ActionSafetyFollowup(Action):
             # The form goes on and asks its question next (data/rules/form_digressions.yml): no buttons.
             dispatcher.utter_message(text=data.followup)
         elif crisis_category(tracker) in NO_BOOKING_BUTTON:
-            paused = f" {data.followup_booking_paused_no_button}" if _booking_paused(tracker) else ""
-            dispatcher.utter_message(text=f"{data.followup}{paused}")
-        elif _booking_paused(tracker):
-            dispatcher.utter_message(
-                text=f"{data.followup} {data.followup_booking_paused}",
-                buttons=[button(data.continue_booking, "book_consultation")],
-            )
+            paused = [
+                line for line, is_paused in (
+                    (data.followup_booking_paused_no_button, _booking_paused(tracker)),
+                    (data.followup_message_paused_no_button, _handoff_paused(tracker)),
+                ) if is_paused
+            ]  # fmt: skip
+            dispatcher.utter_message(text=" ".join([data.followup, *paused]))
+        elif _booking_paused(tracker) or _handoff_paused(tracker):
+            lines, buttons = [data.followup], []
+            if _booking_paused(tracker):
+                lines.append(data.followup_booking_paused)
+                buttons.append(button(data.continue_booking, "book_consultation"))
+            if _handoff_paused(tracker):
+                lines.append(data.followup_message_paused)
+                buttons.append(button(data.continue_message, "leave_message"))
+            dispatcher.utter_message(text=" ".join(lines), buttons=buttons)
         else:
             dispatcher.utter_message(
                 text=data.followup, buttons=[button(knowledge_base().labels["book"], "book_consultation")]

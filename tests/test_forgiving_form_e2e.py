@@ -207,3 +207,58 @@ def test_a_message_for_the_therapist_the_check_in_asked_about_is_sent_after_a_no
     _, body = _staff(live_haven, "/staff/api/handoffs")
     [item] = [i for i in body["items"] if i["reference"] == reference]
     assert item["name"] == "Ash" and item["message"] == message
+
+
+def _at_message_step(visitor: Visitor, name: str) -> None:
+    visitor.say("can I talk to a real person?")
+    visitor.say("/leave_message")
+    visitor.say(name)
+    assert "Step 3 of 4" in texts(visitor.say(f"{uuid.uuid4().hex[:8]}@example.org"))
+
+
+def test_a_message_for_the_therapist_that_got_the_crisis_reply_can_be_sent_as_written(live_haven) -> None:
+    """Crisis language is never a form's answer by itself: the lines come first and the step is asked
+    again. Retyped, the message would get the same reply, so the step offers to send it as written, and
+    says the therapist can't answer now; the visitor's tap sends it (actions/handoff.py)."""
+    visitor = Visitor(live_haven)
+    _at_message_step(visitor, "Robin")
+    message = (
+        "I've been feeling really low and sometimes wish I could just disappear. "
+        "I'd like to talk to her about it."
+    )
+    crisis = visitor.say(message)
+    assert {"safety": "crisis", "category": "suicide"} in customs(crisis)
+    said = texts(crisis)
+    assert said.index("988") < said.index("can't answer right away") < said.rindex("Step 3 of 4")
+    assert message not in said
+    [offer] = [b for b in buttons(crisis) if b["payload"] == "/send_written_message"]
+    assert offer["title"] == "Send what I wrote"
+
+    consent = visitor.say(offer["payload"])
+    assert "Step 4 of 4" in texts(consent)
+    sent = visitor.say("/deny")  # no transcript
+    reference = re.search(r"HR-[A-Z0-9]{6}", texts(sent)).group(0)
+    _, body = _staff(live_haven, "/staff/api/handoffs")
+    [item] = [i for i in body["items"] if i["reference"] == reference]
+    assert item["name"] == "Robin" and item["message"] == message
+
+    again = visitor.say(offer["payload"])  # tapped again: no longer offered, read as text, not sent twice
+    assert "Your message is with the therapist" not in texts(again)
+    _, after = _staff(live_haven, "/staff/api/handoffs")
+    assert len([i for i in after["items"] if i["message"] == message and i["name"] == "Robin"]) == 1
+
+
+def test_after_the_crisis_reply_a_different_message_can_be_written_instead(live_haven) -> None:
+    visitor = Visitor(live_haven)
+    _at_message_step(visitor, "Kai")
+    crisis = visitor.say("I want to kill myself")
+    assert {"safety": "crisis", "category": "suicide"} in customs(crisis)
+    assert "/send_written_message" in [b["payload"] for b in buttons(crisis)]
+    other = "Could she call me back on Tuesday afternoon?"
+    consent = visitor.say(other)
+    assert "Step 4 of 4" in texts(consent)
+    sent = visitor.say("/deny")
+    reference = re.search(r"HR-[A-Z0-9]{6}", texts(sent)).group(0)
+    _, body = _staff(live_haven, "/staff/api/handoffs")
+    [item] = [i for i in body["items"] if i["reference"] == reference]
+    assert item["message"] == other

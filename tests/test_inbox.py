@@ -189,6 +189,28 @@ def test_safety_events_read_in_plain_words_with_their_age(app, db_url) -> None:
         assert raw not in page
 
 
+def test_a_message_or_booking_from_a_conversation_with_a_safety_event_is_marked(app, db_url) -> None:
+    """A message sent after the crisis lines ("Send what I wrote") is read first: its card says so and
+    points to the safety events, by the conversation's reference, never its id."""
+    other = "9d2e7c41-0b3a-4f6e-8c5d-1a2b3c4d5e6f"
+    event(db_url)
+    for name, conversation in (("Robin", RAW_ID), ("Kai", other)):
+        repository.create_handoff(
+            name=name, contact_method="email", contact=EMAIL, message="hello", conversation_id=conversation,
+            url=db_url,
+        )  # fmt: skip
+    booking(db_url)
+    page = call(app, "get", "/staff", headers=BEARER).text
+    expected = references.conversation_reference(RAW_ID, references.secret(app.ctx.settings))
+    cards = re.findall(r'<li class="card[^"]*">.*?</li>', page, re.S)
+    flagged = [c for c in cards if "Crisis language earlier" in c]
+    assert len(flagged) == 2, "Robin's message and Robin's booking; not Kai's message"
+    assert all('href="#safety-events"' in c and expected in c for c in flagged)
+    assert not any("Kai" in c for c in flagged) and any("Kai" in c for c in cards)
+    assert inbox.with_safety_events([RAW_ID, other, None, ""], url=db_url) == {RAW_ID}
+    assert inbox.with_safety_events([], url=db_url) == frozenset()
+
+
 def test_every_crisis_pattern_has_plain_words() -> None:
     words = inbox_view.safety_words()
     missing = []

@@ -85,6 +85,23 @@ def page(
     return retrying(read)
 
 
+def with_safety_events(conversation_ids: Iterable[str | None], *, url: str | None = None) -> frozenset:
+    """Which of these conversations also have a safety event (crisis resources shown or a check-in asked).
+
+    Why: a message for the therapist or a booking may come from a visitor who was just given the crisis
+    lines ("Send what I wrote", actions/handoff.py); the inbox marks such cards so she reads them first."""
+    wanted = sorted({c for c in conversation_ids if isinstance(c, str) and c})[:MAX_BULK]
+    if not wanted:
+        return frozenset()
+
+    def read() -> frozenset:
+        with session_scope(url) as session:
+            query = select(SafetyEvent.conversation_id).where(SafetyEvent.conversation_id.in_(wanted))
+            return frozenset(session.execute(query.distinct()).scalars())
+
+    return retrying(read)
+
+
 def get(kind: str, item_id: int, *, url: str | None = None):
     """One item by id, or None."""
     model, convert = _model(kind)

@@ -77,6 +77,10 @@ class SafetyData:
     continue_booking: str
     followup_booking_paused_no_button: str = ""
     continue_message: str = "Continue your message"
+    followup_message_paused: str = ""
+    followup_message_paused_no_button: str = ""
+    written_message_offer: str = ""
+    send_written_message: str = "Send what I wrote"
     resources: Mapping[str, RegionResources] = field(default_factory=dict)
     worldwide_several: str = ""
 
@@ -151,6 +155,10 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
         "followup_booking_paused_no_button",
         "continue_booking",
         "continue_message",
+        "followup_message_paused",
+        "followup_message_paused_no_button",
+        "written_message_offer",
+        "send_written_message",
         "not_emergency",
     ):
         if not copy.get(key):
@@ -168,6 +176,10 @@ def load(directory: Path = SAFETY_DIR) -> SafetyData:
         followup_booking_paused=" ".join(copy["followup_booking_paused"].split()),
         continue_booking=copy["continue_booking"],
         continue_message=copy["continue_message"],
+        followup_message_paused=" ".join(copy["followup_message_paused"].split()),
+        followup_message_paused_no_button=" ".join(copy["followup_message_paused_no_button"].split()),
+        written_message_offer=" ".join(copy["written_message_offer"].split()),
+        send_written_message=copy["send_written_message"],
         followup_booking_paused_no_button=" ".join(copy["followup_booking_paused_no_button"].split()),
         resources={
             code: _resources(directory, code, r, worldwide["one"], world_link) for code, r in regions.items()

@@ -205,11 +205,14 @@ async def inbox(request: Request, credential: Credential) -> HTTPResponse:
     key = reference_key(request.app)
     open_only = request.args.get("show") == "open"
     sections = await _sections(request, open_only)
+    talked = [r.conversation_id for kind in ("bookings", "handoffs") for r in sections[kind]["rows"]]
+    after_crisis = await db(request, inbox_db.with_safety_events, talked)
     zone = therapist_timezone(settings)
     return page(
         request,
         "inbox",
         sections=sections,
+        after_crisis=after_crisis,
         open_only=open_only,
         undo=_undo_offer(request),
         page_url=lambda kind, number: _page_url(request, kind, number),
