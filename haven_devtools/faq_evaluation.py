@@ -67,6 +67,14 @@ class SetResult:
     articles_kept: int = 0
     articles_with_entry: int = 0  # article questions answered by the article and then an FAQ entry too
     taken: List[Tuple[str, str]] = field(default_factory=list)
+    # entry id -> [answered with it, questions expecting it]: counts only, for the approved/to_fill lines
+    by_entry: Dict[str, List[int]] = field(default_factory=dict)
+    approved: frozenset = frozenset()  # the ids of the entries whose answer is said (status approved)
+
+    def by_status(self, approved: bool) -> Tuple[int, int]:
+        """(right, questions) over the approved entries, or over the placeholders (to_fill)."""
+        rows = [v for k, v in self.by_entry.items() if (k in self.approved) == approved]
+        return sum(r for r, _ in rows), sum(n for _, n in rows)
 
     def lines(self, show_messages: bool) -> List[str]:
         out = [f"{self.name}:"]
@@ -76,6 +84,11 @@ class SetResult:
                 f"  FAQ accuracy {self.right}/{n} = {self.right / n:.3f} answered with the right entry; "
                 f'with a "Did you mean" that offers it: {(self.right + self.offered) / n:.3f}; target >= 0.95'
             )
+            for approved, kind in ((True, "approved entries (their answer is said)"),
+                                   (False, "to_fill entries (\"I don't have that yet\")")):  # fmt: skip
+                right, total = self.by_status(approved)
+                if total:
+                    out.append(f"    {kind}: {right}/{total} = {right / total:.3f}")
         if self.negatives:
             out.append(
                 f"  off-topic refused by the FAQ {self.refused}/{self.negatives} = "
@@ -99,13 +112,16 @@ class SetResult:
 
 def run_set(agent, matcher: faq.Matcher, name: str, positives: Dict[str, List[str]],
             negatives: List[str], articles: List[str]) -> SetResult:  # fmt: skip
-    result = SetResult(name)
+    result = SetResult(name, approved=frozenset(e.id for e in matcher.faq.entries if e.approved))
     cases = [(q, entry) for entry, qs in positives.items() for q in qs]
     for (text, expected), parsed in zip(cases, parse_all(agent, [q for q, _ in cases]), strict=True):
         kind, got, runner = route(parsed, matcher)
         result.questions += 1
+        counted = result.by_entry.setdefault(expected, [0, 0])
+        counted[1] += 1
         if kind in ("answer", "beside") and got == expected:
             result.right += 1
+            counted[0] += 1
         elif kind == "did_you_mean" and expected in (got, runner):
             result.offered += 1
         else:

@@ -6,8 +6,9 @@ other intents. The entries' extra questions now train both (one copy: data/faq/*
 generated). The look-alikes (`not_faq`) stay with the matcher: as NLU `out_of_scope` examples they cost a
 blind crisis catch and topic accuracy (docs/faq.md).
 
-Skipped: a line already in data/nlu (Rasa refuses an example under two intents) and any message of an
-evaluation set (tests/nlu, the crisis sets): training on them would make their numbers meaningless.
+Skipped: a data/faq file marked `train_nlu: false` (the matcher's alone), a line already in data/nlu
+(Rasa refuses an example under two intents) and any message of an evaluation set (tests/nlu, the crisis
+sets): training on them would make their numbers meaningless.
 Only counts are printed. `make faq-nlu` runs it; `--check` exits 1 when the file is out of date
 (tests/test_faq.py fails then).
 """
@@ -73,7 +74,7 @@ def _clean(text: str) -> str:
 
 
 def render() -> tuple[str, dict]:
-    extra = faq.extra_examples()
+    extra = faq.extra_examples(for_nlu=True)
     skip_eval, skip_known = _evaluation_texts(), _existing()
     counts = {"practice_faq": 0, "in evaluation sets": 0, "already in data/nlu": 0}
     taken: Set[str] = set()

@@ -392,6 +392,18 @@ def test_the_matcher_learns_the_extra_examples(matcher) -> None:
     assert matcher.training_size() == own + extras + others
 
 
+def test_a_file_marked_train_nlu_false_teaches_the_matcher_only(tmp_path) -> None:
+    """data/faq/fq4_questions.yml: in the NLU too, those questions took topic accuracy under its target."""
+    (tmp_path / "both.yml").write_text('version: "1"\nentries:\n  fees:\n    - what do you charge\n')
+    matcher_only = "train_nlu: false\nentries:\n  fees:\n    - price per hour?\nnot_faq:\n    - a haircut\n"
+    (tmp_path / "matcher.yml").write_text('version: "1"\n' + matcher_only)
+    assert faq.extra_examples(tmp_path).entries == {"fees": ["what do you charge", "price per hour?"]}
+    only_nlu = faq.extra_examples(tmp_path, for_nlu=True)
+    assert only_nlu.entries == {"fees": ["what do you charge"]} and only_nlu.not_faq == []
+    shipped = faq.extra_examples(for_nlu=True)
+    assert sum(map(len, shipped.entries.values())) < sum(map(len, faq.extra_examples().entries.values()))
+
+
 def test_the_nlu_file_generated_from_the_extra_examples_is_current() -> None:
     import runpy
 

@@ -14,6 +14,7 @@ from actions.safety import ActionCheckInDeclined, ActionSafetyFollowup
 from haven.db import counts, migrate
 from haven.services import safety
 from tests.conftest import make_tracker
+from tests.test_booking_actions import _name_step_then_declined
 
 WRITTEN = (
     "I've been feeling really low and sometimes wish I could just disappear. "
@@ -61,17 +62,9 @@ def _full_reply_at(slot: str, text: str = WRITTEN) -> List[Dict[str, Any]]:
 
 
 def _check_in_at_message_step(answer: str, intent: str) -> List[Dict[str, Any]]:
-    return [
-        *_asked("handoff_message"),
-        _user(WRITTEN, "crisis_check_in", CHECK_IN),
-        {"event": "action", "name": "utter_crisis_check_in"},
-        {"event": "action", "name": "action_deactivate_loop"},
-        {"event": "active_loop", "name": None},
-        {"event": "slot", "name": "requested_slot", "value": None},
-        {"event": "action", "name": "action_safety_check_in"},
-        {"event": "action", "name": "action_listen"},
-        _user(answer, intent),
-    ]
+    """The message step's answer got a check-in (the form paused), then `answer` came."""
+    events = _name_step_then_declined(WRITTEN, CHECK_IN, "handoff_message", "handoff_form")
+    return [*events[:-1], _user(answer, intent)]
 
 
 def _tracker(events, intent: str = "send_written_message", text: str = "/send_written_message", **slots):

@@ -463,16 +463,19 @@ class _ExtraVectors:
     not_faq: np.ndarray
 
 
-def extra_examples(folder: Optional[Path] = None) -> ExtraExamples:
+def extra_examples(folder: Optional[Path] = None, *, for_nlu: bool = False) -> ExtraExamples:
     """data/faq/*.yml: more ways visitors ask each entry's question, and more everyday look-alikes that
     are not about the practice, written by the team (never an evaluation set). Training data for the
     matcher only: the therapist's file stays short enough for her to read, and her answers are unchanged.
     Read from the code's checkout, not HAVEN_CONTENT_DIR; an entry id the FAQ file no longer has is
-    skipped by the matcher."""
+    skipped by the matcher. `for_nlu`: only the files that also train intent `practice_faq`
+    (scripts/build_faq_nlu.py); a file with `train_nlu: false` is the matcher's alone (docs/faq.md)."""
     entries: Dict[str, List[str]] = {}
     not_faq: List[str] = []
     for path in sorted(Path(folder or settings_module.ROOT / "data" / "faq").glob("*.yml")):
         raw = yaml_files.read(path) or {}
+        if for_nlu and raw.get("train_nlu") is False:
+            continue
         for entry_id, questions in (raw.get("entries") or {}).items():
             entries.setdefault(str(entry_id), []).extend(" ".join(str(q).split()) for q in questions or [])
         not_faq.extend(" ".join(str(q).split()) for q in raw.get("not_faq") or [])
