@@ -137,8 +137,10 @@ def test_dev_paraphrases_pick_the_right_entry(matcher) -> None:
         found = matcher.match(question, faq.INTENT_THRESHOLD)
         right += found.kind == "answer" and found.entry.id == expected
         offered += found.kind == "did_you_mean" and expected in (found.entry.id, found.runner_up.id)
-    # a development set (the thresholds were chosen on it): this guards against regressions
-    assert (right + offered) / len(cases) >= 0.90, (right, offered, len(cases))
+    # a development set (the thresholds were chosen on it): this guards against regressions. 87/94 (85
+    # answered, 2 offered) before FQ8's look-alikes and FQ9's questions joined on 2026-12-07, 84/94 after:
+    # a cost taken knowingly for 39 more look-alikes refused over the eight blind sets (docs/faq.md).
+    assert (right + offered) / len(cases) >= 0.89, (right, offered, len(cases))
 
 
 def test_off_topic_questions_are_not_matched_from_the_fallback(matcher) -> None:
