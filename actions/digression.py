@@ -19,7 +19,7 @@ only the article's own intents count as a digression on confidence alone.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, Iterator, Optional, Text, Tuple
 
 from haven.services import content, intents
 
@@ -132,3 +132,27 @@ def is_digression(message: Dict[Text, Any], kind: Text) -> bool:
     if kind == "yes_no":
         return True  # a topic, "tell me more", "are you a bot": not a yes or a no
     return confidence >= SURE
+
+
+#: (active loop, requested slot): the form step a message answered; (None, None) outside a form.
+Step = Tuple[Optional[Text], Optional[Text]]
+
+
+def form_steps(events: Iterable[Dict[Text, Any]]) -> Iterator[Tuple[int, Dict[Text, Any], Step]]:
+    """(index, user event, step) for each of the visitor's messages, the step read from the events before
+    it. One reading of the tracker's events for the actions that ask what a held-back message answered
+    (actions/safety.kept_answer, actions/handoff.unsent_message)."""
+    loop = requested = None
+    for index, event in enumerate(events):
+        kind = event.get("event")
+        if kind == "active_loop":
+            loop = event.get("name")
+        elif kind == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif kind == "user":
+            yield index, event, (loop, requested)
+
+
+def crisis_of(event: Dict[Text, Any]) -> Dict[Text, Any]:
+    """The crisis detector's verdict recorded in a user event's parse ({} when there is none)."""
+    return (event.get("parse_data") or {}).get("crisis") or {}

@@ -61,22 +61,27 @@ def unsent_message(tracker: Tracker) -> Optional[Text]:
     as written (ActionAskHandoffMessage), by the visitor's choice. It waits until the form takes another
     message, ends, or the conversation restarts; a "no" to the check-in keeps it already
     (actions/safety.kept_answer)."""
-    loop = requested = waiting = None
-    for event in tracker.events or []:
-        kind, name = event.get("event"), event.get("name")
-        if kind == "active_loop":
-            loop = name
-        elif kind == "slot" and name == "requested_slot":
-            requested = event.get("value")
-        elif kind == "slot" and name == "handoff_message" and event.get("value"):
-            waiting = None
-        elif (kind == "action" and name in FORM_ENDED) or kind in ("restart", "session_started"):
-            waiting = None
-        elif kind == "user" and (loop, requested) == MESSAGE_STEP:
-            crisis = (event.get("parse_data") or {}).get("crisis") or {}
-            if crisis.get("tier") in SAFETY_TIERS:
-                waiting = validated_message(event.get("text"))
-    return waiting
+    events = list(tracker.events or [])
+    held = [
+        (index, event) for index, event, step in digression.form_steps(events)
+        if step == MESSAGE_STEP and digression.crisis_of(event).get("tier") in SAFETY_TIERS
+    ]  # fmt: skip
+    if not held:
+        return None
+    index, event = held[-1]
+    if any(_stops_waiting(later) for later in events[index + 1 :]):
+        return None
+    return validated_message(event.get("text"))
+
+
+def _stops_waiting(event: Dict[Text, Any]) -> bool:
+    """The form took a message, ended, or the conversation restarted."""
+    kind, name = event.get("event"), event.get("name")
+    return (
+        (kind == "slot" and name == "handoff_message" and bool(event.get("value")))
+        or (kind == "action" and name in FORM_ENDED)
+        or kind in ("restart", "session_started")
+    )
 
 
 def _tapped_send_written(tracker: Tracker) -> bool:

@@ -4,12 +4,13 @@ keep a "help is still here" line on every later reply."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import digression
 from actions.booking import name_problem, validated_name
 from actions.faq import faq_button
 from actions.handoff import MESSAGE_STEP, validated_message
@@ -155,20 +156,13 @@ def kept_answer(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
       a name never reads like one), it is at most NAME_ANSWER_MAX_WORDS words and it can be a name;
     - the message step's answer is kept whatever asked (the check-in tier only: the full reply never
       pauses a form), since it is written to the therapist, who reads it."""
-    events = list(tracker.events)
-    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    if len(users) < 2:
+    turns = list(digression.form_steps(tracker.events or []))
+    if len(turns) < 2:
         return None
-    checked = events[users[-2]]
-    crisis = (checked.get("parse_data") or {}).get("crisis") or {}
+    _, checked, (loop, requested) = turns[-2]
+    crisis = digression.crisis_of(checked)
     if crisis.get("tier") != "check_in":
         return None
-    requested = loop = None
-    for event in events[: users[-2]]:
-        if event.get("event") == "slot" and event.get("name") == "requested_slot":
-            requested = event.get("value")
-        elif event.get("event") == "active_loop":
-            loop = event.get("name")
     text = checked.get("text") or ""
     if (loop, requested) == MESSAGE_STEP:
         message = validated_message(text)
@@ -216,6 +210,25 @@ def crisis_category(tracker: Tracker) -> str:
     return str(crisis.get("category") or tracker.get_slot("crisis_category") or "suicide")
 
 
+class Paused(NamedTuple):
+    """A form the crisis turn paused: what the follow-up says of it, with and without a button to resume."""
+
+    said: Text
+    said_without_button: Text
+    button: Dict[Text, Text]
+
+
+def _paused_forms(tracker: Tracker, data: safety.SafetyData) -> List[Paused]:
+    forms = [
+        (_booking_paused, data.followup_booking_paused, data.followup_booking_paused_no_button,
+         data.continue_booking, "book_consultation"),
+        (_handoff_paused, data.followup_message_paused, data.followup_message_paused_no_button,
+         data.continue_message, "leave_message"),
+    ]  # fmt: skip
+    return [Paused(said, quiet, button(label, intent)) for is_paused, said, quiet, label, intent in forms
+            if is_paused(tracker)]  # fmt: skip
+
+
 class ActionSafetyFollowup(Action):
     """The second message of the crisis turn: the event recorded, "I'm still here", the help line pinned
     to later replies; a booking button only where the category allows one (NO_BOOKING_BUTTON)."""
@@ -228,27 +241,17 @@ class ActionSafetyFollowup(Action):
     ) -> List[EventType]:
         record_event(tracker)
         data = safety.load()
+        paused = _paused_forms(tracker, data)
         help_line = data.help_line(tracker.get_slot("region"))
         if tracker.active_loop_name in FORMS:
             # The form goes on and asks its question next (data/rules/form_digressions.yml): no buttons.
             dispatcher.utter_message(text=data.followup)
         elif crisis_category(tracker) in NO_BOOKING_BUTTON:
-            paused = [
-                line for line, is_paused in (
-                    (data.followup_booking_paused_no_button, _booking_paused(tracker)),
-                    (data.followup_message_paused_no_button, _handoff_paused(tracker)),
-                ) if is_paused
-            ]  # fmt: skip
-            dispatcher.utter_message(text=" ".join([data.followup, *paused]))
-        elif _booking_paused(tracker) or _handoff_paused(tracker):
-            lines, buttons = [data.followup], []
-            if _booking_paused(tracker):
-                lines.append(data.followup_booking_paused)
-                buttons.append(button(data.continue_booking, "book_consultation"))
-            if _handoff_paused(tracker):
-                lines.append(data.followup_message_paused)
-                buttons.append(button(data.continue_message, "leave_message"))
-            dispatcher.utter_message(text=" ".join(lines), buttons=buttons)
+            dispatcher.utter_message(text=" ".join([data.followup, *(p.said_without_button for p in paused)]))
+        elif paused:
+            dispatcher.utter_message(
+                text=" ".join([data.followup, *(p.said for p in paused)]), buttons=[p.button for p in paused]
+            )
         else:
             dispatcher.utter_message(
                 text=data.followup, buttons=[button(knowledge_base().labels["book"], "book_consultation")]
