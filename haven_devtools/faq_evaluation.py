@@ -6,7 +6,7 @@ included), then the route the rules take decides whether the FAQ is asked and at
 intent: the FAQ is never asked, but for the consultation topic, whose answer an FAQ entry can follow:
 Matcher.beside_topic). Sets: tests/nlu/faq_dev.yml (development: the thresholds were chosen
 on it), tests/nlu/faq_tune.yml (hard look-alikes written blind, then read to choose the thresholds and
-the extra examples' kind), tests/nlu/faq_blind*.yml (nine sets, each written
+the extra examples' kind), tests/nlu/faq_blind*.yml (twelve sets, each written
 blind by another writer; only numbers are printed, never their messages), and the topic evaluation sets
 (heldout*.yml, off_topic*.yml) as extra held-out checks that the FAQ takes neither article questions nor
 off-topic ones.

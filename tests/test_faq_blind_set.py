@@ -1,4 +1,4 @@
-"""The FAQ's blind held-out sets (tests/nlu/faq_blind*.yml, nine of them): each written
+"""The FAQ's blind held-out sets (tests/nlu/faq_blind*.yml, twelve of them): each written
 by a helper who saw only the list of entry ids and what each answers — never content/faq.yml, the NLU data
 or the other sets.
 
@@ -76,6 +76,16 @@ SETS = {
     # to include people writing English as a second language and older adults among everyone else.
     # Measured: right 107/115 = 0.930, refused 94/108 = 0.870, article kept 32/33.
     "faq_blind_i.yml": {"counts": (115, 108, 33), "right": 0.92, "refused": 0.86, "articles_kept": 0.94},
+    # written blind on 2026-12-07 (thirteenth session) to judge FQ11 (which did not join): 25 questions for
+    # each of the three approved entries and 8 for each of the others. Measured: right 137/146 = 0.938
+    # (approved entries 65/72 = 0.903), refused 100/105 = 0.952, article kept 36/36.
+    "faq_blind_j.yml": {"counts": (146, 105, 36), "right": 0.92, "refused": 0.93, "articles_kept": 0.97},
+    # K and L were written blind on 2026-12-08 (thirteenth session) by two more writers (entry list and
+    # article only) to judge two changes to the routes (a veto floor, an entry beside the bot-challenge
+    # reply), neither built. Measured: K right 119/124 = 0.960, refused 101/108 = 0.935, kept 33/33; L right
+    # 116/128 = 0.906, refused 99/111 = 0.892, kept 37/37.
+    "faq_blind_k.yml": {"counts": (124, 108, 33), "right": 0.94, "refused": 0.91, "articles_kept": 0.97},
+    "faq_blind_l.yml": {"counts": (128, 111, 37), "right": 0.89, "refused": 0.87, "articles_kept": 0.97},
 }
 
 
