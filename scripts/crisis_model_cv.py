@@ -153,6 +153,7 @@ def main() -> int:
         training = [e for e in examples if e.source != writer]
         held_calm = set(quarters.get(writer, ()))
         training_calm = [t for t in calm if t not in held_calm]
+        bank = knn_bank(encoder, training + nlu_crisis, training_calm)
         scorer, _labels = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
         verifier = risk_model.train_verifier(training + nlu_crisis, encoder, training_calm, judge, config)
         held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters.get(writer, ())]
@@ -179,7 +180,7 @@ def main() -> int:
                 aside = [float(rest_found["score"]), demotions(judge, rest, rest_found["category"])]
             out.append(
                 (example.label, rule, found["score"], lowered, example.text, found["category"], *scores,
-                 sentence_max, *aside)
+                 sentence_max, *aside, knn_margins(encoder, bank, example.text))
             )  # fmt: skip
         print(f"held out {writer}: {len(held_out)} messages", flush=True)
     if args.rows:
@@ -265,7 +266,60 @@ def report(rows, extra_rows=()) -> int:
     shipped_sweeps(crisis, calm_rows, topic_rows, tier)
     sentence_sweep(crisis, calm_rows, topic_rows, tier)
     aside_sweep(crisis, calm_rows, topic_rows, extra_rows, tier)
+    knn_sweep(crisis, calm_rows, topic_rows, tier)
     return 0
+
+
+KNN_K = (1, 5, 15)  # the neighbours averaged per class: row[12] holds one margin per value
+
+
+def knn_bank(encoder, crisis_examples, calm_texts) -> tuple:
+    """The nearest-neighbour margin's two banks for one fold: every training crisis example and every
+    calm one (the writers' calm examples and the NLU's ordinary questions), whole texts, unit vectors."""
+    crisis = [e.text for e in crisis_examples if e.label != risk_data.CALM]
+    calm = [e.text for e in crisis_examples if e.label == risk_data.CALM] + list(calm_texts)
+    return encoder.encode(crisis), encoder.encode(calm)
+
+
+def knn_margins(encoder, bank, text: str) -> list:
+    """Over the message's chunks (as the server cuts them), the highest of: the mean cosine of the k
+    nearest crisis examples minus that of the k nearest calm ones, for each k of KNN_K."""
+    vectors = encoder.encode(encoder.chunks(text))
+    near_crisis = np.sort(vectors @ bank[0].T, axis=1)[:, ::-1]
+    near_calm = np.sort(vectors @ bank[1].T, axis=1)[:, ::-1]
+    return [float(np.max(near_crisis[:, :k].mean(axis=1) - near_calm[:, :k].mean(axis=1))) for k in KNN_K]
+
+
+def knn_sweep(crisis, calm_rows, topic_rows, tier) -> None:
+    """Not in the server (2026-12-08, docs/crisis-detection.md): a message the shipped detector leaves
+    without an alarm, with no pattern match, none of the patterns' checks lowering it and the risk
+    model's score at least `lr_floor`, would get a check-in when its nearest-neighbour margin (k = 5)
+    reaches m. Rows saved before the margins existed are skipped."""
+    if not all(len(r) > 12 and r[12] for r in crisis + calm_rows + topic_rows):
+        print("\nnearest-neighbour margin: not in these rows (run without --rows, or with a new file)")
+        return
+    settings = shipped_tier_settings()
+    k = KNN_K.index(5)
+    print(
+        f"\nnearest-neighbour check-in (k 5) beside the shipped tiers: counts of {len(crisis)} crisis,"
+        f" {len(calm_rows)} calm, {len(topic_rows)} ordinary questions"
+    )
+    print(f"{'lr floor':>9}{'margin':>8}{'recall':>8}{'calm full':>10}{'calm check-in':>14}{'NLU any':>9}")
+    for lr_floor in (0.0, 0.2):
+        for margin in (None, 0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2):
+
+            def decide(row, margin=margin, lr_floor=lr_floor):
+                shipped = tier(row, *settings)
+                if margin is None or shipped or row[1] or row[3] or row[2] < lr_floor:
+                    return shipped
+                return 1 if row[12][k] >= margin else 0
+
+            c, n, t = ([decide(r) for r in group] for group in (crisis, calm_rows, topic_rows))
+            label = "shipped" if margin is None else f"{margin:.2f}"
+            print(
+                f"{lr_floor:>9.1f}{label:>8}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in n):>10}"
+                f"{sum(x == 1 for x in n):>14}{sum(x > 0 for x in t):>9}"
+            )
 
 
 def aside_sweep(crisis, calm_rows, topic_rows, extra_rows, tier) -> None:
