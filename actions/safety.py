@@ -54,7 +54,8 @@ def record_event(tracker: Tracker, tier: str = "crisis") -> None:
 
 def fired(crisis: Dict[str, Any]) -> str | None:
     """What the detector's verdict rests on, for the staff inbox: `rule:<pattern id>`,
-    `model:<score>` (the risk model), or `classifier` (the intent classifier with a cue word)."""
+    `model:<score>` (the risk model), `neighbours:<margin>` (its nearest-neighbour margin, a check-in
+    only), or `classifier` (the intent classifier with a cue word)."""
     rule = crisis.get("rule")
     if not rule:
         return None
@@ -63,6 +64,9 @@ def fired(crisis: Dict[str, Any]) -> str | None:
         return f"model:{float(score):.2f}" if isinstance(score, (int, float)) else "model"
     if rule == "classifier":
         return "classifier"
+    if rule == "neighbours":
+        margin = crisis.get("neighbour_margin")
+        return f"neighbours:{float(margin):.2f}" if isinstance(margin, (int, float)) else "neighbours"
     return f"rule:{rule}"
 
 

@@ -194,7 +194,7 @@ def report(rows, extra_rows=()) -> int:
     topic_rows = [r for r in rows if r[0] == "topic"]
 
     def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence_threshold=None,
-             aside=False):  # fmt: skip
+             aside=False, margin=None):  # fmt: skip
         """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier.
         `sentence_threshold`: the sentence check-in's, not in the server (a message of two or more
         sentences with no alarm, one sentence of which scores that much alone and none of the
@@ -202,6 +202,9 @@ def report(rows, extra_rows=()) -> int:
         the server (a message with no alarm whose other sentences, read without its questions, reach
         the check-in threshold with no check lowering them, would get a check-in)."""
         whole = _tier(row, high, middle, floor, verifier_floor, drop, sentence_threshold)
+        if not whole and margin is not None and not row[1] and row[3] == 0 and len(row) > 12 and row[12]:
+            # the nearest-neighbour check-in (config.yml neighbour_check_in_margin; k = 5)
+            return 1 if row[12][KNN_K.index(5)] >= margin else 0
         if whole or not aside or row[1]:
             return whole
         rest, lowered = (list(row[10:12]) + [None, None])[:2]
@@ -273,28 +276,24 @@ def report(rows, extra_rows=()) -> int:
 KNN_K = (1, 5, 15)  # the neighbours averaged per class: row[12] holds one margin per value
 
 
-def knn_bank(encoder, crisis_examples, calm_texts) -> tuple:
-    """The nearest-neighbour margin's two banks for one fold: every training crisis example and every
-    calm one (the writers' calm examples and the NLU's ordinary questions), whole texts, unit vectors."""
-    crisis = [e.text for e in crisis_examples if e.label != risk_data.CALM]
-    calm = [e.text for e in crisis_examples if e.label == risk_data.CALM] + list(calm_texts)
-    return encoder.encode(crisis), encoder.encode(calm)
+def knn_bank(encoder, crisis_examples, calm_texts) -> risk_model.Neighbours:
+    """The nearest-neighbour margin's two banks for one fold, as `rasa train` builds them
+    (risk_model.Neighbours.from_examples): the fold's training crisis and calm examples and its share of
+    the NLU's ordinary questions."""
+    return risk_model.Neighbours.from_examples(encoder, crisis_examples, calm_texts)
 
 
-def knn_margins(encoder, bank, text: str) -> list:
-    """Over the message's chunks (as the server cuts them), the highest of: the mean cosine of the k
-    nearest crisis examples minus that of the k nearest calm ones, for each k of KNN_K."""
+def knn_margins(encoder, bank: risk_model.Neighbours, text: str) -> list:
+    """The message's margin (its highest chunk's, chunks cut as the server cuts them) for each k of KNN_K."""
     vectors = encoder.encode(encoder.chunks(text))
-    near_crisis = np.sort(vectors @ bank[0].T, axis=1)[:, ::-1]
-    near_calm = np.sort(vectors @ bank[1].T, axis=1)[:, ::-1]
-    return [float(np.max(near_crisis[:, :k].mean(axis=1) - near_calm[:, :k].mean(axis=1))) for k in KNN_K]
+    return [float(np.max(bank.margins(vectors, k))) for k in KNN_K]
 
 
 def knn_sweep(crisis, calm_rows, topic_rows, tier) -> None:
-    """Not in the server (2026-12-08, docs/crisis-detection.md): a message the shipped detector leaves
-    without an alarm, with no pattern match, none of the patterns' checks lowering it and the risk
-    model's score at least `lr_floor`, would get a check-in when its nearest-neighbour margin (k = 5)
-    reaches m. Rows saved before the margins existed are skipped."""
+    """The nearest-neighbour check-in swept (2026-12-08, docs/crisis-detection.md; config.yml ships one
+    margin): a message the detector's other tiers leave without an alarm, with no pattern match, none of
+    the patterns' checks lowering it and the risk model's score at least `lr_floor`, gets a check-in when
+    its nearest-neighbour margin (k = 5) reaches m. Rows saved before the margins existed are skipped."""
     if not all(len(r) > 12 and r[12] for r in crisis + calm_rows + topic_rows):
         print("\nnearest-neighbour margin: not in these rows (run without --rows, or with a new file)")
         return
@@ -389,6 +388,12 @@ def shipped_tier_settings() -> tuple:
     )
 
 
+def shipped_margin() -> float | None:
+    """The nearest-neighbour check-in's margin as config.yml ships it (None: off)."""
+    margin = float(shipped_settings().get("neighbour_check_in_margin", 1.0))
+    return margin if margin < 1.0 else None
+
+
 def shipped_sweeps(crisis, calm_rows, topic_rows, tier) -> None:
     """Counts for the two thresholds the rules choose (docs/crisis-detection.md), each swept with
     everything else as config.yml ships it: the check-in threshold, then the pattern verifier's floor."""
@@ -404,9 +409,11 @@ def shipped_sweeps(crisis, calm_rows, topic_rows, tier) -> None:
     )
     sweeps = [(m, verifier_floor) for m in (0.35, 0.4, 0.45, 0.5, 0.55)]
     sweeps += [(middle, v) for v in (0.3, 0.4, 0.5, 0.6, 0.7)]
+    margin = shipped_margin()
+    print(f"(with the nearest-neighbour check-in at margin {margin})" if margin is not None else "")
     for check_in, verifier in sweeps:
         c, n, t = (
-            [tier(r, high, check_in, floor, verifier, drop) for r in group]
+            [tier(r, high, check_in, floor, verifier, drop, margin=margin) for r in group]
             for group in (crisis, calm_rows, topic_rows)
         )
         print(

@@ -6,7 +6,8 @@ two tiers. A missed crisis is the worst failure the product can have, so nothing
   read once at load), when the classifier's own top intent is `crisis` with a cue word, or when the
   risk model's score (risk_model.py) is high;
 - a check-in (intent `crisis_check_in`: Haven asks directly, with the resources) when the risk
-  model's score is in the middle band.
+  model's score is in the middle band, or when nothing else spoke and the message sits among the crisis
+  training examples rather than the calm ones (the risk model's nearest-neighbour margin).
 The model's alarms get the patterns' idiom, negation, past-history and third-person checks too
 (CrisisJudge.judge_model).
 
@@ -14,7 +15,8 @@ Output on a crisis or check-in (nothing changes otherwise):
   intent          {"name": "crisis" | "crisis_check_in", "confidence": 1.0}, first in intent_ranking
   entities        crisis_category = suicide | self_harm | danger, crisis_subject = self | other
   message "crisis" {"category", "subject", "rule", "tier", "region", "classifier_confidence",
-                   "model_score"}; rule = the pattern id, "classifier" or "model"; tier = crisis | check_in
+                   "model_score", "verifier_score", "neighbour_margin"}; rule = the pattern id,
+                   "classifier", "model" or "neighbours"; tier = crisis | check_in
 
 Which pattern wins when several match, and how each match is judged: judgement.py.
 """
@@ -42,7 +44,7 @@ from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
 from haven.services import intents, safety
-from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, CrisisJudge
+from nlu_components.crisis.judgement import CLASSIFIER_RULE, MODEL_RULE, NEIGHBOUR_RULE, CrisisJudge
 from nlu_components.crisis.patterns import CATEGORIES, resolve_path
 from nlu_components.crisis.risk_model import RISK_KEY, SCORER_KEY, VERIFIER_KEY
 from nlu_components.input_guard import CONTACT_INTENT, CRISIS_TEXT_KEY, EMPTY_INTENT, TOO_LONG_INTENT
@@ -127,6 +129,10 @@ class CrisisDetector(GraphComponent):
             "pattern_verifier_floor": 0.0,
             "pattern_drop_model": 0.0,
             "pattern_drop_verifier": 0.0,
+            # The risk model's nearest-neighbour margin (risk_model.Neighbours): a message nothing else
+            # raised an alarm on, that no pattern matched and none of the patterns' checks lowers, gets a
+            # check-in when its margin reaches this. 1.0 or more turns it off (a margin is under 1).
+            "neighbour_check_in_margin": 1.0,
         }
 
     @staticmethod
@@ -188,6 +194,7 @@ class CrisisDetector(GraphComponent):
             # (alone, with the sentence embedding, it was sure of "I've never self harmed").
             classifier_crisis = False
         found = self.detect(text, doc, classifier_crisis)
+        matched = found is not None  # a pattern (or the classifier) spoke, even if dropped below
         tier, verified = "crisis", None
         if found is not None and found[2] != CLASSIFIER_RULE and score is not None:
             pattern_tier, verified = self._pattern_tier(message, text, found, score)
@@ -208,6 +215,15 @@ class CrisisDetector(GraphComponent):
             if verdict is not None:
                 tier = verdict.tier
                 found = (verdict.category, verdict.subject, MODEL_RULE, 0, len(text))
+        margin = _as_float(risk.get("neighbour_margin")) if risk else None
+        if found is None and not matched and margin is not None and risk.get("category") in CATEGORIES:
+            if margin >= float(self.component_config.get("neighbour_check_in_margin", 1.0)):
+                # the patterns' checks as for the model's alarms: a score of 1.0 with an unreachable
+                # full-reply threshold is a check-in unless one of them lowers it
+                verdict = self.judge.judge_model(text, 1.0, risk["category"], 2.0, 0.0, doc)
+                if verdict is not None:
+                    tier = verdict.tier
+                    found = (verdict.category, verdict.subject, NEIGHBOUR_RULE, 0, len(text))
         if found is None:
             self._demote_classifier_crisis(message)
             return
@@ -259,6 +275,7 @@ class CrisisDetector(GraphComponent):
                 "classifier_confidence": None if confidence is None else round(confidence, 3),
                 "model_score": None if score is None else round(score, 3),
                 "verifier_score": None if verified is None or verified != verified else round(verified, 3),
+                "neighbour_margin": None if margin is None or margin != margin else round(margin, 3),
             },
             add_to_output=True,
         )

@@ -26,6 +26,7 @@ from nlu_components.crisis.text import blank_english, normalise, tokenise
 
 CLASSIFIER_RULE = "classifier"  # the rule reported when only the classifier's `crisis` intent counted
 MODEL_RULE = "model"  # the rule reported when the risk model's score decided
+NEIGHBOUR_RULE = "neighbours"  # the rule reported when the risk model's nearest-neighbour margin decided
 TIERS = ("crisis", "check_in")  # the full crisis reply, or a direct question (a check-in)
 
 

@@ -31,8 +31,17 @@ messages by a quarter (271 -> 203 of 3,351) for 4 of 3,383 crisis messages moved
 dropping a match only where both read the message as plainly calm took back 57 of the check-ins this
 added on calm messages and no crisis message (docs/crisis-detection.md).
 
+The nearest-neighbour margin (Neighbours): beside the regression, the training examples themselves, as
+two banks of unit vectors (crisis, calm). A chunk's margin is the mean cosine of its k nearest crisis
+examples minus that of its k nearest calm ones; a message's is its highest chunk's. The regression draws
+one boundary through the whole embedding; the margin asks which examples a message actually sits among,
+and catches crisis messages the boundary leaves just on the calm side. Cross-validated by writer it caught
+more within the same calm budget than lowering the regression's check-in threshold
+(docs/crisis-detection.md). It only ever adds a check-in (component.py).
+
 Output (add_to_output, numbers only): message["crisis_risk"] = {"score": P(not calm) of the riskiest
-chunk, "category": its most likely category, "chunks": how many were scored}.
+chunk, "category": its most likely category, "chunks": how many were scored, "neighbour_margin": the
+nearest-neighbour margin (absent when the model has no banks)}.
 """
 
 from __future__ import annotations
@@ -66,6 +75,8 @@ WEIGHTS_FILE = "risk_model.npz"
 # like SCORER_KEY, and its weights beside the risk model's.
 VERIFIER_KEY = "haven_crisis_pattern_verifier"
 VERIFIER_FILE = "pattern_verifier.npz"
+# The nearest-neighbour banks (Neighbours), float16 on disk (a cosine moves by under 0.001).
+NEIGHBOURS_FILE = "neighbours.npz"
 # Rasa NLU intents whose examples are not calm (everything else the assistant is trained on is
 # ordinary traffic, the best negatives there are).
 NOT_CALM_INTENTS = frozenset({"crisis"})
@@ -324,10 +335,62 @@ class TrainingEncoder:
         return self._encoder.chunks(text)
 
 
-def score_text(scorer: RiskScorer, encoder, text: str) -> Dict[str, Any]:
-    """A message as the server reads it: its chunks scored, the riskiest counts."""
+class Neighbours:
+    """The nearest-neighbour margin's two banks of training examples (see the module docstring)."""
+
+    def __init__(self, crisis: np.ndarray, calm: np.ndarray, k: int = 5) -> None:
+        self.crisis = np.asarray(crisis, dtype=np.float32)
+        self.calm = np.asarray(calm, dtype=np.float32)
+        self.k = int(k)
+
+    @classmethod
+    def from_examples(
+        cls, encoder, examples: Sequence[risk_data.Example], calm_texts: Sequence[str], k: int = 5
+    ) -> "Neighbours":
+        """Every crisis example, and every calm one with the NLU's ordinary questions, whole texts."""
+        crisis = [e.text for e in examples if e.label != risk_data.CALM]
+        calm = [e.text for e in examples if e.label == risk_data.CALM] + list(calm_texts)
+        return cls(encoder.encode(crisis), encoder.encode(calm), k)
+
+    def _nearest(self, vectors: np.ndarray, bank: np.ndarray, k: int) -> np.ndarray:
+        similarities = vectors @ bank.T
+        k = max(1, min(k, bank.shape[0]))
+        top = np.partition(similarities, similarities.shape[1] - k, axis=1)[:, -k:]
+        return top.mean(axis=1)
+
+    def margins(self, vectors: np.ndarray, k: Optional[int] = None) -> np.ndarray:
+        """One margin per vector (chunk): mean cosine of the k nearest crisis examples minus calm."""
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.crisis.shape[1])
+        k = self.k if k is None else k
+        return self._nearest(vectors, self.crisis, k) - self._nearest(vectors, self.calm, k)
+
+    def margin(self, vectors: np.ndarray) -> float:
+        """A message's margin: its highest chunk's."""
+        return float(np.max(self.margins(vectors))) if len(vectors) else 0.0
+
+    def arrays(self) -> Dict[str, np.ndarray]:
+        return {
+            "crisis": self.crisis.astype(np.float16),
+            "calm": self.calm.astype(np.float16),
+            "k": np.array(self.k),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "Neighbours":
+        return cls(arrays["crisis"], arrays["calm"], int(arrays["k"]))
+
+
+def score_text(
+    scorer: RiskScorer, encoder, text: str, neighbours: Optional[Neighbours] = None
+) -> Dict[str, Any]:
+    """A message as the server reads it: its chunks scored, the riskiest counts; with `neighbours`, the
+    nearest-neighbour margin of the same chunks too."""
     pieces = encoder.chunks(text)
-    return scorer.judge(pieces, encoder.encode(pieces))
+    vectors = encoder.encode(pieces)
+    found = scorer.judge(pieces, vectors)
+    if neighbours is not None:
+        found["neighbour_margin"] = round(neighbours.margin(vectors), 4)
+    return found
 
 
 def nlu_examples(
@@ -382,6 +445,9 @@ class CrisisRiskModel(GraphComponent):
             # the pattern verifier's regularisation (cross-validated by writer); False: no verifier
             "verifier": True,
             "verifier_C": 10.0,
+            # the nearest-neighbour banks (Neighbours) and their k; False: none, no margin
+            "neighbours": True,
+            "neighbours_k": 5,
         }
 
     @classmethod
@@ -412,12 +478,14 @@ class CrisisRiskModel(GraphComponent):
         resource: Resource,
         scorer: Optional[RiskScorer] = None,
         verifier: Optional[RiskScorer] = None,
+        neighbours: Optional[Neighbours] = None,
     ) -> None:
         self.config = config
         self._storage = model_storage
         self._resource = resource
         self.scorer = scorer
         self.verifier = verifier
+        self.neighbours = neighbours
 
     @classmethod
     def create(
@@ -449,6 +517,10 @@ class CrisisRiskModel(GraphComponent):
 
             judge = CrisisJudge.load(resolve_path(str(self.config["patterns"])))
             self.verifier = train_verifier(examples, encoder, nlu_calm, judge, self.config)
+        if self.config.get("neighbours", True):
+            self.neighbours = Neighbours.from_examples(
+                encoder, examples, nlu_calm, int(self.config.get("neighbours_k", 5))
+            )
         logger.info(
             "Crisis risk model trained on %d examples (%d crisis, %d calm incl. %d NLU examples and chunks).",
             len(labels),
@@ -466,6 +538,8 @@ class CrisisRiskModel(GraphComponent):
             np.savez_compressed(directory / WEIGHTS_FILE, **self.scorer.arrays())
             if self.verifier is not None:
                 np.savez_compressed(directory / VERIFIER_FILE, **self.verifier.arrays())
+            if self.neighbours is not None:
+                np.savez_compressed(directory / NEIGHBOURS_FILE, **self.neighbours.arrays())
 
     @classmethod
     def load(
@@ -483,14 +557,18 @@ class CrisisRiskModel(GraphComponent):
             if (directory / VERIFIER_FILE).exists():
                 with np.load(directory / VERIFIER_FILE, allow_pickle=False) as stored:
                     verifier = RiskScorer.from_arrays(stored)
-        component = cls(config, model_storage, resource, scorer, verifier)
+            neighbours = None
+            if (directory / NEIGHBOURS_FILE).exists():
+                with np.load(directory / NEIGHBOURS_FILE, allow_pickle=False) as stored:
+                    neighbours = Neighbours.from_arrays(stored)
+        component = cls(config, model_storage, resource, scorer, verifier, neighbours)
         component._encoder()  # load and verify the encoder at start-up, not on the first visitor's message
         return component
 
     def score(self, text: str) -> Optional[Dict[str, Any]]:
         if self.scorer is None or not isinstance(text, str) or not text.strip():
             return None
-        return score_text(self.scorer, self._encoder(), text)
+        return score_text(self.scorer, self._encoder(), text, self.neighbours)
 
     def _piece_risk(self, scorer: Optional[RiskScorer], text: str) -> float:
         if scorer is None or not text.strip():
