@@ -52,6 +52,10 @@ def record_event(tracker: Tracker, tier: str = "crisis") -> None:
         logger.error("safety event not recorded: %s", type(error).__name__)
 
 
+# The detector's learned rules and the payload field whose number the inbox shows beside each.
+SCORED_RULES = {"model": "model_score", "neighbours": "neighbour_margin"}
+
+
 def fired(crisis: Dict[str, Any]) -> str | None:
     """What the detector's verdict rests on, for the staff inbox: `rule:<pattern id>`,
     `model:<score>` (the risk model), `neighbours:<margin>` (its nearest-neighbour margin, a check-in
@@ -59,14 +63,11 @@ def fired(crisis: Dict[str, Any]) -> str | None:
     rule = crisis.get("rule")
     if not rule:
         return None
-    if rule == "model":
-        score = crisis.get("model_score")
-        return f"model:{float(score):.2f}" if isinstance(score, (int, float)) else "model"
+    if rule in SCORED_RULES:
+        value = crisis.get(SCORED_RULES[rule])
+        return f"{rule}:{float(value):.2f}" if isinstance(value, (int, float)) else rule
     if rule == "classifier":
         return "classifier"
-    if rule == "neighbours":
-        margin = crisis.get("neighbour_margin")
-        return f"neighbours:{float(margin):.2f}" if isinstance(margin, (int, float)) else "neighbours"
     return f"rule:{rule}"
 
 

@@ -153,7 +153,8 @@ def main() -> int:
         training = [e for e in examples if e.source != writer]
         held_calm = set(quarters.get(writer, ()))
         training_calm = [t for t in calm if t not in held_calm]
-        bank = knn_bank(encoder, training + nlu_crisis, training_calm)
+        # the nearest-neighbour banks as `rasa train` builds them, from the fold's training data
+        bank = risk_model.Neighbours.from_examples(encoder, training + nlu_crisis, training_calm)
         scorer, _labels = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
         verifier = risk_model.train_verifier(training + nlu_crisis, encoder, training_calm, judge, config)
         held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters.get(writer, ())]
@@ -276,13 +277,6 @@ def report(rows, extra_rows=()) -> int:
 KNN_K = (1, 5, 15)  # the neighbours averaged per class: row[12] holds one margin per value
 
 
-def knn_bank(encoder, crisis_examples, calm_texts) -> risk_model.Neighbours:
-    """The nearest-neighbour margin's two banks for one fold, as `rasa train` builds them
-    (risk_model.Neighbours.from_examples): the fold's training crisis and calm examples and its share of
-    the NLU's ordinary questions."""
-    return risk_model.Neighbours.from_examples(encoder, crisis_examples, calm_texts)
-
-
 def knn_margins(encoder, bank: risk_model.Neighbours, text: str) -> list:
     """The message's margin (its highest chunk's, chunks cut as the server cuts them) for each k of KNN_K."""
     vectors = encoder.encode(encoder.chunks(text))
@@ -298,7 +292,6 @@ def knn_sweep(crisis, calm_rows, topic_rows, tier) -> None:
         print("\nnearest-neighbour margin: not in these rows (run without --rows, or with a new file)")
         return
     settings = shipped_tier_settings()
-    k = KNN_K.index(5)
     print(
         f"\nnearest-neighbour check-in (k 5) beside the shipped tiers: counts of {len(crisis)} crisis,"
         f" {len(calm_rows)} calm, {len(topic_rows)} ordinary questions"
@@ -308,10 +301,7 @@ def knn_sweep(crisis, calm_rows, topic_rows, tier) -> None:
         for margin in (None, 0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2):
 
             def decide(row, margin=margin, lr_floor=lr_floor):
-                shipped = tier(row, *settings)
-                if margin is None or shipped or row[1] or row[3] or row[2] < lr_floor:
-                    return shipped
-                return 1 if row[12][k] >= margin else 0
+                return tier(row, *settings, margin=None if row[2] < lr_floor else margin)
 
             c, n, t = ([decide(r) for r in group] for group in (crisis, calm_rows, topic_rows))
             label = "shipped" if margin is None else f"{margin:.2f}"
