@@ -154,7 +154,8 @@ def main() -> int:
         held_calm = set(quarters.get(writer, ()))
         training_calm = [t for t in calm if t not in held_calm]
         # the nearest-neighbour banks as `rasa train` builds them, from the fold's training data
-        bank = risk_model.Neighbours.from_examples(encoder, training + nlu_crisis, training_calm)
+        dims = shipped_risk_settings().get("neighbours_dims")
+        bank = risk_model.Neighbours.from_examples(encoder, training + nlu_crisis, training_calm, dims=dims)
         scorer, _labels = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
         verifier = risk_model.train_verifier(training + nlu_crisis, encoder, training_calm, judge, config)
         held_out = held_out + [risk_data.Example(t, "topic", "self", "nlu") for t in quarters.get(writer, ())]
@@ -195,15 +196,18 @@ def report(rows, extra_rows=()) -> int:
     topic_rows = [r for r in rows if r[0] == "topic"]
 
     def tier(row, high, middle, floor=0.0, verifier_floor=0.0, drop=(0.0, 0.0), sentence_threshold=None,
-             aside=False, margin=None):  # fmt: skip
+             aside=False, margin=None, margin_floor=0.0):  # fmt: skip
         """2 full reply, 1 check-in, 0 nothing; a pattern match by the detector's own pattern_tier.
         `sentence_threshold`: the sentence check-in's, not in the server (a message of two or more
         sentences with no alarm, one sentence of which scores that much alone and none of the
         patterns' checks lowering it, would get a check-in). `aside`: the question set aside, not in
         the server (a message with no alarm whose other sentences, read without its questions, reach
-        the check-in threshold with no check lowering them, would get a check-in)."""
+        the check-in threshold with no check lowering them, would get a check-in). `margin`: the
+        nearest-neighbour check-in's threshold, for messages the risk model scores at least
+        `margin_floor` (config.yml's neighbours_min_score: the server computes no margin below it)."""
         whole = _tier(row, high, middle, floor, verifier_floor, drop, sentence_threshold)
-        if not whole and margin is not None and not row[1] and row[3] == 0 and len(row) > 12 and row[12]:
+        has_margin = len(row) > 12 and row[12] and row[2] >= margin_floor
+        if not whole and margin is not None and not row[1] and row[3] == 0 and has_margin:
             # the nearest-neighbour check-in (config.yml neighbour_check_in_margin; k = 5)
             return 1 if row[12][KNN_K.index(5)] >= margin else 0
         if whole or not aside or row[1]:
@@ -297,16 +301,16 @@ def knn_sweep(crisis, calm_rows, topic_rows, tier) -> None:
         f" {len(calm_rows)} calm, {len(topic_rows)} ordinary questions"
     )
     print(f"{'lr floor':>9}{'margin':>8}{'recall':>8}{'calm full':>10}{'calm check-in':>14}{'NLU any':>9}")
-    for lr_floor in (0.0, 0.2):
+    for lr_floor in (0.0, shipped_margin_floor(), 0.2):
         for margin in (None, 0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2):
 
             def decide(row, margin=margin, lr_floor=lr_floor):
-                return tier(row, *settings, margin=None if row[2] < lr_floor else margin)
+                return tier(row, *settings, margin=margin, margin_floor=lr_floor)
 
             c, n, t = ([decide(r) for r in group] for group in (crisis, calm_rows, topic_rows))
             label = "shipped" if margin is None else f"{margin:.2f}"
             print(
-                f"{lr_floor:>9.1f}{label:>8}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in n):>10}"
+                f"{lr_floor:>9.3f}{label:>8}{sum(x > 0 for x in c):>8}{sum(x == 2 for x in n):>10}"
                 f"{sum(x == 1 for x in n):>14}{sum(x > 0 for x in t):>9}"
             )
 
@@ -384,6 +388,19 @@ def shipped_margin() -> float | None:
     return margin if margin < 1.0 else None
 
 
+def shipped_risk_settings() -> dict:
+    """The crisis risk model's settings as config.yml ships them."""
+    for component in yaml_files.read(ROOT / "config.yml")["pipeline"]:
+        if component["name"].endswith("CrisisRiskModel"):
+            return component
+    raise SystemExit("config.yml has no CrisisRiskModel")
+
+
+def shipped_margin_floor() -> float:
+    """The risk model's score under which the server computes no margin (config.yml)."""
+    return float(shipped_risk_settings().get("neighbours_min_score", 0.0))
+
+
 def shipped_sweeps(crisis, calm_rows, topic_rows, tier) -> None:
     """Counts for the two thresholds the rules choose (docs/crisis-detection.md), each swept with
     everything else as config.yml ships it: the check-in threshold, then the pattern verifier's floor."""
@@ -399,11 +416,15 @@ def shipped_sweeps(crisis, calm_rows, topic_rows, tier) -> None:
     )
     sweeps = [(m, verifier_floor) for m in (0.35, 0.4, 0.45, 0.5, 0.55)]
     sweeps += [(middle, v) for v in (0.3, 0.4, 0.5, 0.6, 0.7)]
-    margin = shipped_margin()
-    print(f"(with the nearest-neighbour check-in at margin {margin})" if margin is not None else "")
+    margin, gate = shipped_margin(), shipped_margin_floor()
+    print(
+        f"(with the nearest-neighbour check-in at margin {margin}, risk score {gate} or more)"
+        if margin is not None
+        else ""
+    )
     for check_in, verifier in sweeps:
         c, n, t = (
-            [tier(r, high, check_in, floor, verifier, drop, margin=margin) for r in group]
+            [tier(r, high, check_in, floor, verifier, drop, margin=margin, margin_floor=gate) for r in group]
             for group in (crisis, calm_rows, topic_rows)
         )
         print(

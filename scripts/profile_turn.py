@@ -12,7 +12,9 @@ Timers wrap:
   - the tracker store.
 
 Afterwards each custom-action request seen is replayed once straight into rasa_sdk's ActionExecutor
-in this process, which times the actions themselves (content lookup, database access) without HTTP.
+in this process, which times the actions themselves (content lookup, database access) without HTTP;
+each action's first request is played once before, untimed, so what an action loads on its first call
+(the knowledge base, the FAQ's vectors) is not averaged into its time per call.
 
     scripts/profile_turn.py                    # 300 conversations, with the launcher's Rasa fix
     scripts/profile_turn.py --stock-rasa       # without it (Rasa 3.6 as shipped)
@@ -165,13 +167,18 @@ async def play(agent: Any, conversations: int, seed: int, variants: Dict[str, Ca
 
 
 async def replay_actions(variant: str) -> Dict[str, List[float]]:
-    """Each action request of one variant once more, straight into rasa_sdk's executor (no HTTP)."""
+    """Each action request of one variant once more, straight into rasa_sdk's executor (no HTTP), after
+    one untimed call of each action."""
     from rasa_sdk.executor import ActionExecutor
 
     executor = ActionExecutor()
     executor.register_package("actions")
     times: Dict[str, List[float]] = defaultdict(list)
-    for _, call in (c for c in CAPTURED if c[0] == variant):
+    calls = [call for seen, call in CAPTURED if seen == variant]
+    first = {call["next_action"]: call for call in reversed(calls)}
+    for call in first.values():  # warm-up: loads on first use, not counted
+        await executor.run(json.loads(json.dumps(call)))
+    for call in calls:
         began = time.perf_counter()
         await executor.run(call)
         times[call["next_action"]].append(time.perf_counter() - began)

@@ -64,6 +64,83 @@ def test_the_banks_survive_storage_within_a_thousandth(banks) -> None:
     assert np.allclose(again.margins(probe), banks.margins(probe), atol=1e-3)
 
 
+class _Encoder:
+    """Stands in for the sentence encoder: each text's vector is looked up, a chunk is the whole text."""
+
+    def __init__(self, vectors: dict) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts):
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 3), np.float32)
+
+    def chunks(self, text):
+        return [text]
+
+
+def _examples(labelled: dict) -> list:
+    from nlu_components.crisis import risk_data
+
+    return [risk_data.Example(text, label, "self", "test") for text, label in labelled.items()]
+
+
+def test_projected_banks_keep_the_margin_within_what_the_dropped_dimensions_hold() -> None:
+    """With `dims`, the banks are projected on their own top singular vectors and so is the message:
+    the margin is the full one where the banks span the dropped direction barely, and exactly the
+    full one where they do not span it at all."""
+    rng = np.random.default_rng(0)
+    # every bank vector lies in the first 6 of 8 dimensions
+    bank = rng.normal(size=(40, 8)).astype(np.float32)
+    bank[:, 6:] = 0
+    bank /= np.linalg.norm(bank, axis=1, keepdims=True)
+    texts = {f"t{i}": v for i, v in enumerate(bank)}
+    labelled = {f"t{i}": ("suicide" if i < 15 else "calm") for i in range(40)}
+    encoder = _Encoder(texts)
+    full = Neighbours.from_examples(encoder, _examples(labelled), [], k=3)
+    projected = Neighbours.from_examples(encoder, _examples(labelled), [], k=3, dims=6)
+    assert full.basis is None and projected.basis.shape == (8, 6)
+    assert projected.crisis.shape == (15, 6) and projected.calm.shape == (25, 6)
+    probe = rng.normal(size=(5, 8)).astype(np.float32)
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    assert np.allclose(projected.margins(probe), full.margins(probe), atol=1e-5)
+    # fewer dimensions than the banks span: an approximation, not the same numbers
+    assert not np.allclose(
+        Neighbours.from_examples(encoder, _examples(labelled), [], k=3, dims=2).margins(probe),
+        full.margins(probe),
+        atol=1e-3,
+    )
+
+
+def test_projected_banks_survive_storage() -> None:
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = {f"t{i}": v for i, v in enumerate(vectors)}
+    labelled = {f"t{i}": ("danger" if i < 8 else "calm") for i in range(20)}
+    projected = Neighbours.from_examples(_Encoder(texts), _examples(labelled), [], k=2, dims=4)
+    stored = projected.arrays()
+    assert stored["basis"].dtype == np.float32 and stored["crisis"].shape == (8, 4)
+    again = Neighbours.from_arrays(stored)
+    probe = vectors[:3] + 0.1
+    assert np.allclose(again.margins(probe), projected.margins(probe), atol=1e-3)
+
+
+@pytest.mark.parametrize("score, has_margin", [(0.0005, False), (0.001, True), (0.4, True)])
+def test_the_margin_is_computed_only_from_the_floor_score(banks, score, has_margin) -> None:
+    from nlu_components.crisis.risk_model import score_text
+
+    class Scorer:
+        def judge(self, pieces, vectors):
+            return {"score": score, "category": "suicide", "chunks": len(pieces)}
+
+    encoder = _Encoder({"a message": unit(1, 0.2, 0)})
+    found = score_text(Scorer(), encoder, "a message", banks, neighbours_min_score=0.001)
+    assert ("neighbour_margin" in found) is has_margin
+    if has_margin:
+        assert found["neighbour_margin"] == pytest.approx(banks.margin(unit(1, 0.2, 0)[None, :]), abs=1e-4)
+    # no floor: always computed, as before
+    assert "neighbour_margin" in score_text(Scorer(), encoder, "a message", banks)
+
+
 def make_detector(tmp_path_factory, **config: Any) -> CrisisDetector:
     """The tiers' test detector (model tier at 0.9 / 0.5) with the margin's check-in on at MARGIN."""
     return tiers_detector(tmp_path_factory, **{"neighbour_check_in_margin": MARGIN, **config})

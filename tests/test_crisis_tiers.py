@@ -202,6 +202,15 @@ def test_the_patterns_checks_lower_a_model_alarm(judge, text, demoted_by) -> Non
     assert judge.judge_model(text, 0.7, "suicide", HIGH, MIDDLE) is None
 
 
+def test_an_alarm_that_can_only_ask_is_a_check_in_until_a_check_lowers_it(judge) -> None:
+    """judge_check_in (the nearest-neighbour margin's alarm): never the full reply; past, negated and
+    idiom each drop it."""
+    asked = judge.judge_check_in("i keep thinking about the bridge on my way home", "suicide")
+    assert asked is not None and asked.tier == "check_in" and asked.demoted_by == ()
+    assert judge.judge_check_in("i'm not suicidal, just so tired of all of it", "suicide") is None
+    assert judge.judge_check_in("i could die of embarrassment, he told everyone", "suicide") is None
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -218,9 +218,7 @@ class CrisisDetector(GraphComponent):
         margin = _as_float(risk.get("neighbour_margin")) if risk else None
         if found is None and not matched and margin is not None and risk.get("category") in CATEGORIES:
             if margin >= float(self.component_config.get("neighbour_check_in_margin", 1.0)):
-                # the patterns' checks as for the model's alarms: a score of 1.0 with an unreachable
-                # full-reply threshold is a check-in unless one of them lowers it
-                verdict = self.judge.judge_model(text, 1.0, risk["category"], 2.0, 0.0, doc)
+                verdict = self.judge.judge_check_in(text, risk["category"], doc)
                 if verdict is not None:
                     tier = verdict.tier
                     found = (verdict.category, verdict.subject, NEIGHBOUR_RULE, 0, len(text))

@@ -14,6 +14,8 @@ relationship, and the crisis reply for it still names emergency services.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
@@ -140,6 +142,11 @@ class CrisisJudge:
             return None
         subject = self._subject_for(doc, hits, category)
         return ModelVerdict(TIERS[0] if level == 2 else TIERS[1], category, subject, tuple(demoted))
+
+    def judge_check_in(self, text: str, category: str, doc: Doc | None = None) -> ModelVerdict | None:
+        """An alarm that can only ever ask (the nearest-neighbour margin's): a check-in, unless one of
+        the checks `judge_model` applies (past, negated, idiom) lowers it, and then nothing."""
+        return self.judge_model(text, 1.0, category, math.inf, 0.0, doc)
 
     def _subject_for(self, doc: Doc, hits: List[_Hit], category: str) -> str:
         """Who is at risk, from the pattern matches or cue words of `category` (self when none)."""
