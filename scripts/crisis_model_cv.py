@@ -103,6 +103,15 @@ def main() -> int:
         help="a writer's file never trained on (data/candidates/): scored by a model trained on every"
         " writer and reported apart",
     )
+    parser.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=128,
+        help="chunks of at most this many wordpieces (the encoder's 128)",
+    )
+    parser.add_argument(
+        "--max-chunks", type=int, default=8, help="at most this many chunks (the encoder's 8)"
+    )
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         # scores as saved; pattern decisions and the checks again, with today's pattern files
@@ -132,7 +141,7 @@ def main() -> int:
         "embedding_weight": args.embedding_weight,
         "verifier_C": args.verifier_C,
     }
-    encoder = Encoder(cache_size=100_000)
+    encoder = Encoder(cache_size=100_000, max_tokens=args.chunk_tokens, max_chunks=args.max_chunks)
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
     examples = risk_data.load(ROOT / "data" / "crisis")
     calm = nlu_texts(crisis=False)

@@ -15,7 +15,6 @@ relationship, and the crisis reply for it still names emergency services.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
