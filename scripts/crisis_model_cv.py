@@ -370,12 +370,17 @@ def sentence_sweep(crisis, calm_rows, topic_rows, tier) -> None:
         )
 
 
-def shipped_settings() -> dict:
-    """The crisis detector's thresholds as config.yml ships them (read here, not copied)."""
+def shipped_component(name: str) -> dict:
+    """A pipeline component's settings as config.yml ships them (read here, not copied)."""
     for component in yaml_files.read(ROOT / "config.yml")["pipeline"]:
-        if component["name"].endswith("CrisisDetector"):
+        if component["name"].endswith(name):
             return component
-    raise SystemExit("config.yml has no CrisisDetector")
+    raise SystemExit(f"config.yml has no {name}")
+
+
+def shipped_settings() -> dict:
+    """The crisis detector's thresholds as config.yml ships them."""
+    return shipped_component("CrisisDetector")
 
 
 def shipped_tier_settings() -> tuple:
@@ -399,10 +404,7 @@ def shipped_margin() -> float | None:
 
 def shipped_risk_settings() -> dict:
     """The crisis risk model's settings as config.yml ships them."""
-    for component in yaml_files.read(ROOT / "config.yml")["pipeline"]:
-        if component["name"].endswith("CrisisRiskModel"):
-            return component
-    raise SystemExit("config.yml has no CrisisRiskModel")
+    return shipped_component("CrisisRiskModel")
 
 
 def shipped_margin_floor() -> float:
