@@ -104,14 +104,9 @@ def main() -> int:
         " writer and reported apart",
     )
     parser.add_argument(
-        "--chunk-tokens",
-        type=int,
-        default=128,
-        help="chunks of at most this many wordpieces (the encoder's 128)",
+        "--chunk-tokens", type=int, help="chunks of at most this many wordpieces (default: the encoder's)"
     )
-    parser.add_argument(
-        "--max-chunks", type=int, default=8, help="at most this many chunks (the encoder's 8)"
-    )
+    parser.add_argument("--max-chunks", type=int, help="at most this many chunks (default: the encoder's)")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         # scores as saved; pattern decisions and the checks again, with today's pattern files
@@ -141,7 +136,8 @@ def main() -> int:
         "embedding_weight": args.embedding_weight,
         "verifier_C": args.verifier_C,
     }
-    encoder = Encoder(cache_size=100_000, max_tokens=args.chunk_tokens, max_chunks=args.max_chunks)
+    limits = {"max_tokens": args.chunk_tokens, "max_chunks": args.max_chunks}
+    encoder = Encoder(cache_size=100_000, **{name: v for name, v in limits.items() if v is not None})
     judge = CrisisJudge.load(ROOT / "safety" / "crisis_patterns")
     examples = risk_data.load(ROOT / "data" / "crisis")
     calm = nlu_texts(crisis=False)
@@ -158,12 +154,12 @@ def main() -> int:
     extra = [e for path in args.extra for e in risk_data.read_file(path)]
     extra_rows = []
     folds = sorted(by_writer.items()) + ([("(extra)", extra)] if extra else [])
+    dims = shipped_risk_settings().get("neighbours_dims")  # the banks' projection, as `rasa train` makes it
     for writer, held_out in folds:
         training = [e for e in examples if e.source != writer]
         held_calm = set(quarters.get(writer, ()))
         training_calm = [t for t in calm if t not in held_calm]
         # the nearest-neighbour banks as `rasa train` builds them, from the fold's training data
-        dims = shipped_risk_settings().get("neighbours_dims")
         bank = risk_model.Neighbours.from_examples(encoder, training + nlu_crisis, training_calm, dims=dims)
         scorer, _labels = risk_model.train_scorer(training + nlu_crisis, encoder, training_calm, config)
         verifier = risk_model.train_verifier(training + nlu_crisis, encoder, training_calm, judge, config)
